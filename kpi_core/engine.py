@@ -1,0 +1,73 @@
+"""The narrow engine API: query(request) -> result, list_kpis(), explain(request) -> SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, event
+
+from kpi_core.catalog import KpiDef, catalog
+from kpi_core.config import KpiConfig, load_config
+from kpi_core.context import QueryContext
+from kpi_core.types import KpiRequest, KpiResult, PreviousValue, UserError
+
+
+def list_kpis() -> list[KpiDef]:
+    return catalog().all()
+
+
+def _check_scope(kdef: KpiDef, request: KpiRequest) -> None:
+    if request.scope.feature and not kdef.uses_feature:
+        users = ", ".join(k.id for k in list_kpis() if k.uses_feature)
+        raise UserError(f"`feature:` narrows usage KPIs only ({users}); {kdef.id} does not use features.")
+
+
+def query(engine: Engine | Connection, request: KpiRequest, config: KpiConfig | None = None) -> KpiResult:
+    """Compute a KPI for the request's period and scope, with the previous period for comparison."""
+    kdef = catalog().get(request.kpi)
+    _check_scope(kdef, request)
+    config = config or load_config()
+    ctx = QueryContext(request.period, request.scope, config)
+    previous_period = request.period.previous()
+    if isinstance(engine, Connection):
+        current = kdef.compute(engine, ctx)
+        prev = kdef.compute(engine, ctx.with_period(previous_period))
+    else:
+        with engine.connect() as conn:
+            current = kdef.compute(conn, ctx)
+            prev = kdef.compute(conn, ctx.with_period(previous_period))
+    return KpiResult(
+        kpi=kdef.id,
+        name=kdef.name,
+        unit=kdef.unit,
+        higher_is_better=kdef.higher_is_better,
+        period=request.period,
+        scope=request.scope,
+        value=_rounded(current.value),
+        sample=current.sample,
+        sample_label=kdef.sample_label,
+        breakdown=current.breakdown,
+        reason=current.reason,
+        previous=PreviousValue(_rounded(prev.value), previous_period),
+        formula=kdef.formula,
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def explain(engine: Engine, request: KpiRequest, config: KpiConfig | None = None) -> list[str]:
+    """The SQL statements a request runs (for the current period), as the database receives them."""
+    statements: list[str] = []
+    kdef = catalog().get(request.kpi)
+    ctx = QueryContext(request.period, request.scope, config or load_config())
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with engine.connect() as conn:
+        event.listen(conn, "before_cursor_execute", capture)
+        try:
+            kdef.compute(conn, ctx)
+        finally:
+            event.remove(conn, "before_cursor_execute", capture)
+    return statements
