@@ -1,5 +1,11 @@
 """Every KPI family; the catalog is the concatenation of their KPIS lists."""
 
-from kpi_core.kpis import surveys
+from kpi_core.kpis import activity, customers, health, revenue, surveys
 
-ALL_KPIS = [*surveys.KPIS]
+ALL_KPIS = [
+    *surveys.KPIS,
+    *customers.KPIS,
+    *revenue.KPIS,
+    *activity.KPIS,
+    *health.KPIS,
+]

@@ -1,0 +1,3 @@
+"""KPI family: activity (being written)."""
+
+KPIS: list = []

@@ -1,0 +1,3 @@
+"""KPI family: customers (being written)."""
+
+KPIS: list = []

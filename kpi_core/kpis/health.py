@@ -1,0 +1,3 @@
+"""KPI family: health (being written)."""
+
+KPIS: list = []

@@ -1,0 +1,3 @@
+"""KPI family: revenue (being written)."""
+
+KPIS: list = []
