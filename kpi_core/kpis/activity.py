@@ -1,3 +1,188 @@
-"""KPI family: activity (being written)."""
+"""Activity KPIs: product usage (adoption, stickiness, time on platform), support (fcr, resolution time)
+and purchases (repeat purchase rate, purchase frequency).
 
-KPIS: list = []
+Every measure is one SQL query computed in the database; usage events are never fetched into Python.
+A user is the pair (account_id, user_id); distinct pairs and (pair, local day) triples are counted as
+rows of GROUP BY subqueries (COUNT(DISTINCT a, b) is not portable).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, case, exists, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from kpi_core.catalog import KpiDef
+from kpi_core.context import QueryContext, customer_on
+from kpi_core.sqlfuncs import hours_between, median_and_count, ratio
+from kpi_core.types import Measure
+from storage.models import Account, Invoice, Ticket, UsageEvent
+
+# ------------------------------------------------------------------------------------------------ usage
+
+
+def _usage_conditions(ctx: QueryContext) -> list[ColumnElement]:
+    """Usage events of the period, the account scope and (when asked) one feature."""
+    conds = [ctx.in_period(UsageEvent.occurred_at), *ctx.scope_filter(UsageEvent.account_id)]
+    if ctx.scope.feature:
+        conds.append(UsageEvent.feature == ctx.scope.feature)
+    return conds
+
+
+def _no_usage(ctx: QueryContext) -> str:
+    if ctx.scope.feature:
+        return f"no usage events in this period for feature {ctx.scope.feature}"
+    return "no usage events in this period"
+
+
+def adoption(conn: Connection, ctx: QueryContext) -> Measure:
+    used = exists().where(UsageEvent.account_id == Account.account_id, *_usage_conditions(ctx))
+    query = select(
+        func.count().label("customers"),
+        func.coalesce(func.sum(case((used, 1), else_=0)), 0).label("adopters"),
+    ).where(customer_on(ctx.end), *ctx.account_conditions())
+    row = conn.execute(query).one()
+    customers, adopters = int(row.customers), int(row.adopters)
+    breakdown = {"active_customers": adopters, "customers": customers}
+    reason = None if customers else "no customers at the end of the period"
+    return Measure(ratio(adopters, customers, 100), customers, breakdown, reason)
+
+
+def stickiness(conn: Connection, ctx: QueryContext) -> Measure:
+    events = select(
+        UsageEvent.account_id, UsageEvent.user_id, ctx.local_day(UsageEvent.occurred_at).label("day")
+    ).where(*_usage_conditions(ctx)).subquery("events")
+    daily = select(events.c.account_id, events.c.user_id, events.c.day).distinct().cte("daily")
+    users = select(daily.c.account_id, daily.c.user_id).group_by(daily.c.account_id, daily.c.user_id).subquery()
+    query = select(
+        select(func.count()).select_from(daily).scalar_subquery().label("user_days"),
+        select(func.count()).select_from(users).scalar_subquery().label("users"),
+    )
+    # No compiled cache: sqlfuncs._ShiftedDate inlines the UTC offset into the SQL text, but its cache key treats
+    # the offset as a bind value, so a cached statement would reuse another zone's / season's offset.
+    row = conn.execute(query, execution_options={"compiled_cache": None}).one()
+    user_days, users_n = int(row.user_days or 0), int(row.users or 0)
+    days = (ctx.end - ctx.start).days + 1
+    mean_daily = user_days / days
+    breakdown = {"mean_daily_active_users": round(mean_daily, 4), "period_active_users": users_n, "days": days}
+    if not users_n:
+        return Measure(None, 0, breakdown, _no_usage(ctx))
+    return Measure(ratio(mean_daily, users_n, 100), users_n, breakdown)
+
+
+def time_on_platform(conn: Connection, ctx: QueryContext) -> Measure:
+    per_user = (
+        select(func.sum(UsageEvent.duration_seconds).label("seconds"))
+        .where(*_usage_conditions(ctx))
+        .group_by(UsageEvent.account_id, UsageEvent.user_id)
+        .subquery("per_user")
+    )
+    query = select(func.count().label("users"), func.coalesce(func.sum(per_user.c.seconds), 0).label("seconds"))
+    row = conn.execute(query.select_from(per_user)).one()
+    users_n, seconds = int(row.users), float(row.seconds)
+    breakdown = {"total_minutes": round(seconds / 60, 4), "active_users": users_n}
+    if not users_n:
+        return Measure(None, 0, breakdown, _no_usage(ctx))
+    return Measure(ratio(seconds / 60, users_n), users_n, breakdown)
+
+
+# ---------------------------------------------------------------------------------------------- support
+
+
+def fcr(conn: Connection, ctx: QueryContext) -> Measure:
+    query = select(
+        func.count().label("resolved"),
+        func.coalesce(func.sum(case((Ticket.contacts == 1, 1), else_=0)), 0).label("first_contact"),
+    ).where(ctx.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None), *ctx.scope_filter(Ticket.account_id))
+    row = conn.execute(query).one()
+    resolved, first = int(row.resolved), int(row.first_contact)
+    breakdown = {"first_contact": first, "resolved": resolved}
+    reason = None if resolved else "no resolved tickets with a contact count in this period"
+    return Measure(ratio(first, resolved, 100), resolved, breakdown, reason)
+
+
+def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
+    values = (
+        select(hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
+        .where(ctx.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id))
+        .subquery("resolution_hours")
+    )
+    row = conn.execute(median_and_count(values)).one()
+    n = int(row.n)
+    if not n:
+        return Measure(None, 0, {"resolved": 0}, "no resolved tickets in this period")
+    return Measure(float(row.median), n, {"resolved": n})
+
+
+# -------------------------------------------------------------------------------------------- purchases
+
+
+def _invoices_per_account(conn: Connection, ctx: QueryContext):
+    """One row: accounts invoiced in the period, those with 2+ invoices, and the invoice count."""
+    per_account = (
+        select(func.count().label("n"))
+        .where(Invoice.issued_at >= ctx.start, Invoice.issued_at <= ctx.end, *ctx.scope_filter(Invoice.account_id))
+        .group_by(Invoice.account_id)
+        .subquery("per_account")
+    )
+    query = select(
+        func.count().label("accounts"),
+        func.coalesce(func.sum(case((per_account.c.n >= 2, 1), else_=0)), 0).label("repeat"),
+        func.coalesce(func.sum(per_account.c.n), 0).label("invoices"),
+    ).select_from(per_account)
+    return conn.execute(query).one()
+
+
+def repeat_purchase(conn: Connection, ctx: QueryContext) -> Measure:
+    row = _invoices_per_account(conn, ctx)
+    accounts, repeat = int(row.accounts), int(row.repeat)
+    breakdown = {"repeat_accounts": repeat, "invoiced_accounts": accounts}
+    reason = None if accounts else "no invoices in this period"
+    return Measure(ratio(repeat, accounts, 100), accounts, breakdown, reason)
+
+
+def purchase_frequency(conn: Connection, ctx: QueryContext) -> Measure:
+    row = _invoices_per_account(conn, ctx)
+    accounts, invoices = int(row.accounts), int(row.invoices)
+    breakdown = {"invoices": invoices, "invoiced_accounts": accounts}
+    reason = None if accounts else "no invoices in this period"
+    return Measure(ratio(invoices, accounts), accounts, breakdown, reason)
+
+
+KPIS = [
+    KpiDef(
+        "adoption", "Product adoption",
+        "100 x customers at end with a usage event in the period (of the feature, if given) / customers at end",
+        "%", True, ("accounts", "usage_events"), "customers", adoption, uses_feature=True, family="usage",
+    ),
+    KpiDef(
+        "stickiness", "Stickiness (DAU/MAU)",
+        "100 x mean over the period's days of distinct active users that day / distinct users active in the period",
+        "%", True, ("usage_events",), "active users", stickiness, uses_feature=True, family="usage",
+    ),
+    KpiDef(
+        "time_on_platform", "Average time on platform",
+        "sum of usage duration_seconds in the period / 60 / distinct users active in the period",
+        "minutes per user", True, ("usage_events",), "active users", time_on_platform,
+        uses_feature=True, family="usage",
+    ),
+    KpiDef(
+        "fcr", "First-contact resolution",
+        "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period (empty contacts out)",
+        "%", True, ("tickets",), "resolved tickets", fcr, family="support",
+    ),
+    KpiDef(
+        "resolution_time", "Median resolution time",
+        "median hours from opened_at to resolved_at over tickets resolved in the period",
+        "hours", False, ("tickets",), "resolved tickets", resolution_time, family="support",
+    ),
+    KpiDef(
+        "repeat_purchase", "Repeat purchase rate",
+        "100 x accounts with 2+ invoices in the period / accounts with 1+ invoice in the period",
+        "%", True, ("invoices",), "invoiced accounts", repeat_purchase, family="purchases",
+    ),
+    KpiDef(
+        "purchase_frequency", "Purchase frequency",
+        "invoices in the period / distinct accounts invoiced in the period",
+        "per account", True, ("invoices",), "invoiced accounts", purchase_frequency, family="purchases",
+    ),
+]
