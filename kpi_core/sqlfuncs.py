@@ -37,14 +37,14 @@ class _ShiftedDate(FunctionElement):
 
 @compiles(_ShiftedDate, "sqlite")
 def _shifted_date_sqlite(element, compiler, **kw):
-    col, seconds = list(element.clauses)
-    return f"date({compiler.process(col, **kw)}, '{int(seconds.value):+d} seconds')"
+    col, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({col}, CAST({seconds} AS TEXT) || ' seconds')"
 
 
 @compiles(_ShiftedDate, "postgresql")
 def _shifted_date_pg(element, compiler, **kw):
-    col, seconds = list(element.clauses)
-    return f"CAST({compiler.process(col, **kw)} + INTERVAL '{int(seconds.value)} seconds' AS DATE)"
+    col, seconds = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({col} + CAST({seconds} AS INTEGER) * INTERVAL '1 second' AS DATE)"
 
 
 def _offset_segments(lo: dt.datetime, hi: dt.datetime, tz: ZoneInfo) -> list[tuple[dt.datetime, int]]:

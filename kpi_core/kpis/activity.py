@@ -57,9 +57,7 @@ def stickiness(conn: Connection, ctx: QueryContext) -> Measure:
         select(func.count()).select_from(daily).scalar_subquery().label("user_days"),
         select(func.count()).select_from(users).scalar_subquery().label("users"),
     )
-    # No compiled cache: sqlfuncs._ShiftedDate inlines the UTC offset into the SQL text, but its cache key treats
-    # the offset as a bind value, so a cached statement would reuse another zone's / season's offset.
-    row = conn.execute(query, execution_options={"compiled_cache": None}).one()
+    row = conn.execute(query).one()
     user_days, users_n = int(row.user_days or 0), int(row.users or 0)
     days = (ctx.end - ctx.start).days + 1
     mean_daily = user_days / days
