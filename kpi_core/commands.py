@@ -1,0 +1,193 @@
+"""The command language shared by Slack and the terminal: text -> a typed command.
+
+`/kpi <id> [period] [scope]`, the shortcuts `/nps /csat /churn /nrr /mrr`, `/health [account] [as-of]`,
+`/atrisk [segment:X] [owner:@user]`, `/kpi list`, `/kpi help [id]`. Scope words come in any order after
+the KPI: a period, `segment:NAME`, `owner:@user`, `feature:NAME`, and the rest is an account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from kpi_core.accounts import find_account
+from kpi_core.catalog import catalog
+from kpi_core.periods import ACCEPTED_FORMS, Period, extract_period, parse_period
+from kpi_core.types import KpiRequest, Scope, UserError
+
+SHORTCUTS = ("nps", "csat", "churn", "nrr", "mrr")
+COMMANDS = ("kpi", *SHORTCUTS, "health", "atrisk", "digest")
+DEFAULT_PERIOD = "last-30d"
+MAX_TEXT = 500
+
+USAGE = {
+    "kpi": "`/kpi <id> [period] [account | segment:NAME | owner:@user | feature:NAME]`, `/kpi list`, "
+    "`/kpi help [id]`",
+    "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`)",
+    "atrisk": "`/atrisk [segment:NAME] [owner:@user]`",
+    "digest": "`/digest preview`, `/digest subscribe [day] [HH:MM] [time zone] [kpi ids...]`, "
+    "`/digest unsubscribe`, `/digest list`",
+}
+for _shortcut in SHORTCUTS:
+    USAGE[_shortcut] = f"`/{_shortcut} [period] [account | segment:NAME | owner:@user]`"
+
+
+@dataclass(frozen=True)
+class KpiCommand:
+    command: str
+    request: KpiRequest
+
+
+@dataclass(frozen=True)
+class CatalogCommand:
+    command: str
+    kpi: str | None = None  # None: list every KPI; an id: help for that KPI
+
+
+@dataclass(frozen=True)
+class HealthCommand:
+    command: str
+    as_of: dt.date
+    scope: Scope = field(default_factory=Scope)  # with an account: one account's card
+
+
+@dataclass(frozen=True)
+class AtRiskCommand:
+    command: str
+    as_of: dt.date
+    scope: Scope = field(default_factory=Scope)
+    verb: str | None = None  # "subscribe" / "unsubscribe", handled by the bot
+
+
+@dataclass(frozen=True)
+class DigestCommand:
+    command: str
+    verb: str
+    args: tuple[str, ...] = ()
+
+
+Command = KpiCommand | CatalogCommand | HealthCommand | AtRiskCommand | DigestCommand
+
+_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
+_USER_ID = re.compile(r"^@?([UW][A-Z0-9]{2,})$")
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # unbalanced quotes: take the words as they are
+        return text.split()
+
+
+def _owner(value: str) -> str:
+    value = value.strip()
+    if m := _MENTION.match(value):
+        return m.group(1)
+    if m := _USER_ID.match(value.upper()):
+        return m.group(1)
+    raise UserError(
+        f"`owner:{value}` is not a Slack user. Mention the person (`owner:@jane`) or give their user id "
+        "(`owner:U0123ABCD`)."
+    )
+
+
+def split_command(text: str) -> tuple[str, list[str]]:
+    """('nps', ['last-quarter', 'acme']) from '/nps last-quarter acme'; text without a command means /kpi."""
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise UserError(f"That command is {len(text)} characters long; keep it under {MAX_TEXT}.")
+    words = _words(text)
+    if not words:
+        raise UserError("Type a command, e.g. `/nps last-quarter` or `/kpi list`.")
+    head = words[0].lstrip("/").lower()
+    if head in COMMANDS:
+        return head, words[1:]
+    if words[0].startswith("/"):
+        raise UserError(
+            f"There is no command `{words[0]}`. Commands: " + ", ".join(f"`/{c}`" for c in COMMANDS) + "."
+        )
+    return "kpi", words
+
+
+@dataclass
+class _Parsed:
+    period: Period | None = None
+    segment: str | None = None
+    owner: str | None = None
+    feature: str | None = None
+    rest: list[str] = field(default_factory=list)
+
+
+def _parse_scope_words(words: list[str], today: dt.date) -> _Parsed:
+    parsed = _Parsed()
+    plain: list[str] = []
+    for word in words:
+        key, sep, value = word.partition(":")
+        key = key.lower()
+        if sep and key in {"segment", "owner", "feature"}:
+            if not value:
+                raise UserError(f"`{word}` needs a value, e.g. `{key}:enterprise`.")
+            if key == "segment":
+                parsed.segment = value
+            elif key == "owner":
+                parsed.owner = _owner(value)
+            else:
+                parsed.feature = value
+        else:
+            plain.append(word)
+    parsed.period, parsed.rest = extract_period(plain, today)
+    return parsed
+
+
+def _scope(conn: Connection, parsed: _Parsed) -> Scope:
+    account = find_account(conn, " ".join(parsed.rest)) if parsed.rest else None
+    return Scope(account, parsed.segment, parsed.owner, parsed.feature)
+
+
+def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
+    """Read one command; raises UserError (with what to type instead) for anything it cannot use."""
+    head, words = split_command(text)
+    command = f"/{head}"
+    if head == "digest":
+        return DigestCommand(command, (words[0].lower() if words else "preview"), tuple(words[1:]))
+    if head == "kpi":
+        if not words:
+            raise UserError(f"Which KPI? Usage: {USAGE['kpi']}. Type `/kpi list` for the catalog.")
+        first = words[0].lower()
+        if first in {"list", "catalog"}:
+            return CatalogCommand(command)
+        if first == "help":
+            return CatalogCommand(command, catalog().get(words[1]).id if len(words) > 1 else None)
+        kpi = catalog().get(words[0]).id
+        return _kpi_command(conn, command, kpi, words[1:], today)
+    if head in SHORTCUTS:
+        return _kpi_command(conn, command, head, words, today)
+    if head == "atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:
+        return AtRiskCommand(command, today, Scope(), words[0].lower())
+    parsed = _parse_scope_words(words, today)
+    as_of = parsed.period.end if parsed.period else today
+    if head == "health":
+        if parsed.feature:
+            raise UserError(f"`feature:` does not apply to /health. Usage: {USAGE['health']}")
+        return HealthCommand(command, as_of, _scope(conn, parsed))
+    if parsed.rest or parsed.feature:
+        raise UserError(f"`/atrisk` takes only a segment and an owner. Usage: {USAGE['atrisk']}")
+    return AtRiskCommand(command, as_of, _scope(conn, parsed))
+
+
+def _kpi_command(conn: Connection, command: str, kpi: str, words: list[str], today: dt.date) -> KpiCommand:
+    parsed = _parse_scope_words(words, today)
+    period = parsed.period or parse_period(DEFAULT_PERIOD, today)
+    return KpiCommand(command, KpiRequest(kpi, period, _scope(conn, parsed)))
+
+
+def help_text(command: str | None = None) -> str:
+    """Accepted forms of one command (or all of them), for error answers and `help`."""
+    if command and command.lstrip("/") in USAGE:
+        return f"Usage: {USAGE[command.lstrip('/')]}\nPeriods:\n{ACCEPTED_FORMS}"
+    lines = [f"/{name}: {usage}" for name, usage in USAGE.items()]
+    return "\n".join(lines) + f"\nPeriods:\n{ACCEPTED_FORMS}"
