@@ -1,0 +1,175 @@
+"""Churn risk (kpis.md "Churn risk"): which customers are at risk now, and which rules fired.
+
+A customer (on `as_of`) is at risk when any rule fires:
+
+- ``red_band``: health band red;
+- ``health_drop``: score(as_of-14) - score(as_of) >= 15 points (scores rounded to 1 decimal, both present);
+- ``detractor``: an NPS response scoring 0-6 in the 30 local days [as_of-29, as_of];
+- ``usage_drop``: distinct active users of [as_of-29, as_of] at least 50% below those of [as_of-59, as_of-30]
+  (only when the previous window had users);
+- ``renewal_not_green``: renewal_date in [as_of, as_of+60] and band not green.
+
+`at_risk` runs two health scorings (as_of, and as_of-14 for the same customers) and one GROUP BY query for
+detractors; active users and the renewal date come from the engagement and lifecycle facts of the scoring.
+The rule functions are pure, so each threshold can be checked on given numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from kpi_core.config import KpiConfig
+from kpi_core.context import customer_on
+from kpi_core.health import AccountHealth, DayWindows, scope_conditions, score_where
+from kpi_core.types import Scope
+from storage.models import Account, Survey
+
+RULE_IDS = ("red_band", "health_drop", "detractor", "usage_drop", "renewal_not_green")
+HEALTH_DROP_POINTS = 15.0
+HEALTH_DROP_DAYS = 14
+DETRACTOR_DAYS = 30
+DETRACTOR_MAX_SCORE = 6
+USAGE_DROP_PCT = 50.0
+RENEWAL_WINDOW_DAYS = 60
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    health: AccountHealth
+    rules: tuple[FiredRule, ...]
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+# ----------------------------------------------------------------------------------------------------- rules
+
+
+def red_band_rule(health: AccountHealth) -> FiredRule | None:
+    if health.band != "red":
+        return None
+    return FiredRule("red_band", f"health is red ({_points(health.score)})")
+
+
+def health_drop_rule(now: float | None, before: float | None, days: int = HEALTH_DROP_DAYS) -> FiredRule | None:
+    """Fires when the score fell by HEALTH_DROP_POINTS or more (compared at 1 decimal)."""
+    if now is None or before is None:
+        return None
+    drop = round(before - now, 1)
+    if drop < HEALTH_DROP_POINTS:
+        return None
+    return FiredRule(
+        "health_drop", f"health fell {_points(drop)} points in {days} days ({_points(before)} -> {_points(now)})"
+    )
+
+
+def detractor_rule(count: int, lowest: int | None = None, latest: dt.date | None = None) -> FiredRule | None:
+    """Fires on one or more NPS responses scoring 0-6 in the last 30 days."""
+    if count <= 0:
+        return None
+    what = "a detractor NPS response" if count == 1 else f"{count} detractor NPS responses"
+    details = []
+    if lowest is not None:
+        details.append(f"score {lowest}" if count == 1 else f"lowest {lowest}")
+    if latest is not None:
+        details.append(f"on {latest.isoformat()}" if count == 1 else f"latest {latest.isoformat()}")
+    extra = f" ({', '.join(details)})" if details else ""
+    return FiredRule("detractor", f"{what} in the last {DETRACTOR_DAYS} days{extra}")
+
+
+def usage_drop_rule(users_recent: int, users_previous: int) -> FiredRule | None:
+    """Fires when active users fell by 50% or more vs the previous 30 days (never when those had none)."""
+    if users_previous <= 0:
+        return None
+    if 100 * (users_previous - users_recent) < USAGE_DROP_PCT * users_previous:
+        return None
+    drop = 100.0 * (users_previous - users_recent) / users_previous
+    return FiredRule(
+        "usage_drop",
+        f"active users down {drop:.0f}% vs the previous 30 days ({users_previous} -> {users_recent})",
+    )
+
+
+def renewal_rule(days_to_renewal: int | None, as_of: dt.date, band: str | None,
+                 score: float | None = None) -> FiredRule | None:
+    """Fires when the renewal is 0-60 days away and the band is not green."""
+    if days_to_renewal is None or not 0 <= days_to_renewal <= RENEWAL_WINDOW_DAYS or band == "green":
+        return None
+    when = (as_of + dt.timedelta(days=days_to_renewal)).isoformat()
+    state = f"health is {band} ({_points(score)})" if band and score is not None else "health is unscored"
+    days = "today" if days_to_renewal == 0 else f"in {days_to_renewal} day{'s' if days_to_renewal != 1 else ''}"
+    return FiredRule("renewal_not_green", f"renews {days} ({when}) and {state}")
+
+
+Detractors = tuple[int, int | None, dt.date | None]  # count, lowest score, latest local date
+
+
+def rules_for(health: AccountHealth, before: float | None, detractors: Detractors = (0, None, None),
+              ) -> tuple[FiredRule, ...]:
+    """Every rule that fires for one customer, in RULE_IDS order.
+
+    `before` is the score 14 days earlier; active users and the renewal come from the component facts.
+    """
+    usage = health.component("engagement").facts
+    days_to_renewal = health.component("lifecycle").facts.get("days_to_renewal")
+    fired = (
+        red_band_rule(health),
+        health_drop_rule(health.score, before),
+        detractor_rule(*detractors),
+        usage_drop_rule(int(usage.get("users_recent") or 0), int(usage.get("users_previous") or 0)),
+        renewal_rule(None if days_to_renewal is None else int(days_to_renewal), health.as_of, health.band,
+                     health.score),
+    )
+    return tuple(rule for rule in fired if rule is not None)
+
+
+# ----------------------------------------------------------------------------------------------------- query
+
+
+def _detractors(conn: Connection, as_of: dt.date, config: KpiConfig, ids) -> dict[str, Detractors]:
+    w = DayWindows(as_of, config.tz)
+    query = select(
+        Survey.account_id, func.count().label("n"), func.min(Survey.score).label("lowest"),
+        func.max(Survey.responded_at).label("latest"),
+    ).where(
+        Survey.survey == "nps", Survey.score <= DETRACTOR_MAX_SCORE,
+        Survey.responded_at >= w.at(DETRACTOR_DAYS - 1), Survey.responded_at < w.end, Survey.account_id.in_(ids),
+    ).group_by(Survey.account_id)
+    out = {}
+    for row in conn.execute(query):
+        latest = row.latest.replace(tzinfo=dt.UTC).astimezone(config.tz).date() if row.latest else None
+        out[row.account_id] = (int(row.n), int(row.lowest), latest)
+    return out
+
+
+def _worst_first(item: AtRisk) -> tuple:
+    score = item.health.score
+    return (-len(item.rules), score if score is not None else float("inf"), item.health.account.name,
+            item.health.account.id)
+
+
+def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> list[AtRisk]:
+    """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
+    conds = [*scope_conditions(scope, config, as_of), customer_on(as_of)]
+    now = score_where(conn, as_of, config, conds)
+    if not now:
+        return []
+    earlier = score_where(conn, as_of - dt.timedelta(days=HEALTH_DROP_DAYS), config, conds)
+    before = {h.account.id: h.score for h in earlier}
+    detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
+    out = []
+    for health in now:
+        rules = rules_for(health, before.get(health.account.id), detractors.get(health.account.id, (0, None, None)))
+        if rules:
+            out.append(AtRisk(health, rules))
+    return sorted(out, key=_worst_first)
