@@ -1,0 +1,59 @@
+"""The Slack Bolt app: built by a function from injected settings, services and client (never a global)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot import listeners
+from bot.delivery import make_client
+from bot.render.blocks import apology_blocks, blocks_json
+from bot.services import Services
+from bot.settings import SlackSettings
+
+log = logging.getLogger("csbot.app")
+
+NOT_ALLOWED = "csbot is not enabled for this Slack workspace. Ask your csbot admin to add it to CSBOT_ALLOWED_TEAMS."
+
+
+def _team_id(body: dict[str, Any]) -> str | None:
+    return body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+
+
+def build_app(settings: SlackSettings, services: Services, client: WebClient | None = None) -> App:
+    client = client or make_client(settings.bot_token, settings.api_url)
+    app = App(
+        client=client,
+        signing_secret=settings.signing_secret or "",
+        logger=logging.getLogger("csbot.bolt"),
+    )
+
+    if settings.allowed_teams:
+
+        @app.middleware
+        def only_allowed_teams(body: dict[str, Any], next) -> BoltResponse | None:  # noqa: A002
+            team = _team_id(body)
+            if team in settings.allowed_teams:
+                return next()
+            log.warning("ignored a request from workspace %s (not in CSBOT_ALLOWED_TEAMS)", team)
+            if body.get("command"):
+                payload = {"response_type": "ephemeral", "text": NOT_ALLOWED}
+                return BoltResponse(status=200, body=json.dumps(payload),
+                                    headers={"content-type": "application/json"})
+            return BoltResponse(status=200, body="")
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        request_id = uuid.uuid4().hex[:12]
+        log.error("request %s failed", request_id, exc_info=error)
+        payload = {"response_type": "ephemeral", "blocks": blocks_json(apology_blocks(request_id)),
+                   "text": f"Something went wrong (reference {request_id})."}
+        return BoltResponse(status=200, body=json.dumps(payload), headers={"content-type": "application/json"})
+
+    listeners.register(app, services)
+    return app

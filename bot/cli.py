@@ -1,0 +1,258 @@
+"""`csbot`: the one entry point (demo, ask, import, demo-data, init-db, and the Slack commands)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from kpi_core import clock
+from kpi_core.answers import ask as answer_text
+from kpi_core.commands import help_text
+from kpi_core.config import ConfigError, KpiConfig, load_config
+from kpi_core.periods import PeriodError
+from kpi_core.types import AmbiguousAccountError, UserError
+from storage.db import database_url, has_data, open_store
+
+DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
+                         help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
+AS_OF_OPTION = click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+                            help="Pin 'today' (default: CSBOT_AS_OF or today in the reporting time zone).")
+
+err = Console(stderr=True)
+
+
+def _config() -> KpiConfig:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """csbot: customer-success KPIs, health scores and churn-risk warnings, in Slack and in the terminal."""
+
+
+@main.command("init-db")
+@DB_OPTION
+def init_db(db_url: str | None) -> None:
+    """Create or upgrade the store's schema (every command also does this by itself)."""
+    open_store(db_url).dispose()
+    click.echo(f"Store ready at {_safe_url(db_url)}")
+
+
+def _safe_url(db_url: str | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url(db_url)).render_as_string(hide_password=True)
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@DB_OPTION
+def import_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
+    """Import CSV files, or folders of them (accounts.csv, revenue.csv, ...; see docs/data.md)."""
+    from storage.importer import CsvImportError, import_paths
+
+    config = _config()
+    engine = open_store(db_url)
+    try:
+        report = import_paths(engine, list(paths), reporting_tz=config.reporting_timezone,
+                              progress=sys.stderr.isatty())
+    except CsvImportError as exc:
+        err.print("[bold red]Import rejected; the store is unchanged.[/]", markup=True)
+        err.print(str(exc), markup=False, highlight=False)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    for f in report.files:
+        click.echo(f"{f.kind}: {f.rows:,} rows from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
+        for warning in f.warnings:
+            click.echo(f"  warning: {warning}")
+
+
+def _load_demo(engine, accounts: int, seed: int, as_of) -> None:
+    from storage.demo_data import write_demo_csvs
+    from storage.importer import import_paths
+
+    with tempfile.TemporaryDirectory(prefix="csbot-demo-") as tmp:
+        paths = write_demo_csvs(Path(tmp), accounts=accounts, seed=seed, as_of=as_of)
+        import_paths(engine, paths, reporting_tz=_config().reporting_timezone, progress=sys.stderr.isatty())
+
+
+@main.command("demo-data")
+@click.option("--accounts", default=200, show_default=True, help="How many accounts to generate.")
+@click.option("--seed", default=7, show_default=True, help="Random seed (same seed, same data).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the CSV files to this folder instead of loading them into the store.")
+@AS_OF_OPTION
+@DB_OPTION
+def demo_data(accounts: int, seed: int, out: Path | None, as_of: str | None, db_url: str | None) -> None:
+    """Generate the synthetic demo data set (and load it into the store unless --out is given)."""
+    from storage.demo_data import write_demo_csvs
+
+    today = _today(as_of)
+    if out:
+        for path in write_demo_csvs(out, accounts=accounts, seed=seed, as_of=today):
+            click.echo(str(path))
+        return
+    engine = open_store(db_url)
+    try:
+        _load_demo(engine, accounts, seed, today)
+    finally:
+        engine.dispose()
+    click.echo(f"Loaded demo data ({accounts} accounts, seed {seed}, as of {today}) into {_safe_url(db_url)}")
+
+
+def _today(as_of: str | None):
+    try:
+        return clock.today(_config(), as_of)
+    except UserError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@main.command()
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (commands.md) instead of a card.")
+@AS_OF_OPTION
+@DB_OPTION
+def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
+    """Answer one command, e.g. csbot ask "/nps last-quarter segment:enterprise"."""
+    from bot.render.json_out import answer_to_json
+    from bot.render.terminal import render
+
+    config = _config()
+    engine = open_store(db_url)
+    try:
+        today = clock.today(config, as_of)
+        answer = answer_text(engine, text, today, config)
+    except (UserError, PeriodError) as exc:
+        if as_json:
+            payload: dict = {"error": str(exc)}
+            if isinstance(exc, AmbiguousAccountError):
+                payload["candidates"] = [{"id": c.id, "name": c.name} for c in exc.candidates]
+            click.echo(json.dumps(payload))
+        else:
+            err.print(str(exc), style="red", markup=False, highlight=False)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(answer_to_json(answer), default=str))
+    else:
+        Console().print(render(answer))
+
+
+@main.command()
+@click.option("--accounts", default=200, show_default=True, help="Accounts in the demo data set (first run).")
+@AS_OF_OPTION
+@DB_OPTION
+def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
+    """Create and fill the embedded store on first run, then answer commands at a prompt."""
+    from bot.render.terminal import render
+
+    config = _config()
+    console = Console()
+    engine = open_store(db_url)
+    today = _today(as_of)
+    if not has_data(engine):
+        console.print(f"Creating the demo store ({accounts} accounts) at {_safe_url(db_url)} ...")
+        _load_demo(engine, accounts, 7, today)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        _enable_history()
+        console.print(
+            "[bold]csbot demo[/] - type a command as in Slack, e.g. [cyan]/nps last-quarter[/], "
+            "[cyan]/health acme[/], [cyan]/atrisk[/], [cyan]/kpi list[/]. [cyan]help[/] lists them; "
+            "[cyan]quit[/] leaves. Nothing is posted anywhere."
+        )
+    while True:
+        try:
+            line = input("csbot> " if interactive else "")
+        except (EOFError, KeyboardInterrupt):
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.lower() in {"quit", "exit", "q"}:
+            break
+        if line.lower() in {"help", "?", "/help"}:
+            console.print(help_text(), highlight=False, markup=False)
+            continue
+        try:
+            console.print(render(answer_text(engine, line, today, config)))
+        except (UserError, PeriodError) as exc:
+            console.print(str(exc), style="red", markup=False, highlight=False)
+    engine.dispose()
+
+
+def _enable_history() -> None:
+    try:
+        import atexit
+        import readline
+
+        history = Path.home() / ".csbot_history"
+        if history.exists():
+            readline.read_history_file(history)
+        atexit.register(readline.write_history_file, history)
+    except (ImportError, OSError):
+        pass
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="HTTP port (default: CSBOT_PORT or 3000).")
+@DB_OPTION
+def serve(port: int | None, db_url: str | None) -> None:
+    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP at /slack/events."""
+    from slack_bolt.error import BoltError
+
+    from bot.app import build_app
+    from bot.server import configure_logging, make_http_server, socket_mode_handler
+    from bot.services import Services
+    from bot.settings import SettingsError, load_slack_settings, setting
+
+    try:
+        settings = load_slack_settings()
+    except SettingsError as exc:
+        click.echo(f"csbot serve: {exc}", err=True)
+        sys.exit(2)
+    configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
+                      [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
+    config = _config()
+    engine = open_store(db_url)
+    try:
+        app = build_app(settings, Services.create(engine, config))
+    except BoltError as exc:
+        click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
+        sys.exit(2)
+    if settings.socket_mode:
+        click.echo("csbot: connecting to Slack in Socket Mode")
+        socket_mode_handler(app, settings.app_token).start()
+        return
+    port = port or int(setting("CSBOT_PORT") or 3000)
+    server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port)
+    click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
+    server.run()
+
+
+@main.command()
+@click.option("--url", default=None, metavar="URL",
+              help="Public https URL of /slack/events for HTTP mode (default: a Socket Mode manifest).")
+def manifest(url: str | None) -> None:
+    """Print the Slack app manifest (YAML) to create the app from."""
+    from bot.manifest import manifest_yaml
+
+    click.echo(manifest_yaml(url), nl=False)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""Listener registration: each command family registers itself on the app it is given."""
+
+from slack_bolt import App
+
+from bot.listeners import actions, commands, subscriptions
+from bot.services import Services
+
+
+def register(app: App, services: Services) -> None:
+    commands.register(app, services)
+    subscriptions.register(app, services)
+    actions.register(app, services)

@@ -1,0 +1,56 @@
+"""Buttons: share an answer in the channel, pick one of several matching accounts."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.delivery import respond
+from bot.listeners.replies import decode_request, guarded, reply
+from bot.render.blocks import PICK_ACCOUNT_ACTION, SHARE_ACTION, answer_text, blocks_json, shared_blocks
+from bot.services import Services
+from kpi_core.answers import ask
+
+log = logging.getLogger("csbot.actions")
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+def _value(body: dict[str, Any]) -> str:
+    return body["actions"][0]["value"]
+
+
+def register(app: App, services: Services) -> None:
+    @guarded
+    def share(body: dict[str, Any], client: WebClient) -> None:
+        text, today = decode_request(_value(body))
+        user = body["user"]["id"]
+        channel = body["channel"]["id"]
+        answer = ask(services.engine, text, today, services.kpi_config)
+        try:
+            client.chat_postMessage(channel=channel, blocks=blocks_json(shared_blocks(answer, user)),
+                                    text=answer_text(answer))
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            hint = "Invite the bot to this channel (`/invite @csbot`) and share again." if error in {
+                "not_in_channel", "channel_not_found"} else "Try again in a moment."
+            respond(client, body, {"text": f"Could not share in this channel ({error}). {hint}",
+                                   "replace_original": False})
+            return
+        respond(client, body, {"text": "Shared in the channel.", "replace_original": False})
+
+    @guarded
+    def pick(body: dict[str, Any], client: WebClient) -> None:
+        text, today = decode_request(_value(body))
+        reply(services, client, body, text, today, replace_original=True)
+
+    app.action(SHARE_ACTION)(ack=_ack, lazy=[share])
+    app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(ack=_ack, lazy=[pick])
+

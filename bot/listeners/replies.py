@@ -1,0 +1,110 @@
+"""The one reply path of slash commands and buttons: text -> kpi_core answer -> blocks -> Slack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import uuid
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.delivery import DeliveryError, respond
+from bot.render.blocks import (
+    ambiguous_blocks,
+    answer_blocks,
+    answer_text,
+    apology_blocks,
+    blocks_json,
+    error_blocks,
+    escape,
+)
+from bot.services import Services
+from kpi_core.answers import Answer, ask
+from kpi_core.commands import help_text, split_command
+from kpi_core.periods import PeriodError
+from kpi_core.types import AmbiguousAccountError, UserError
+
+log = logging.getLogger("csbot.replies")
+
+
+def encode_request(text: str, today: dt.date) -> str:
+    """A button value that lets the same question be asked again later with the same 'today'."""
+    return json.dumps({"t": text, "d": today.isoformat()}, separators=(",", ":"))
+
+
+def decode_request(value: str) -> tuple[str, dt.date]:
+    data = json.loads(value)
+    return str(data["t"]), dt.date.fromisoformat(data["d"])
+
+
+def command_text(body: dict[str, Any]) -> str:
+    return f"{body.get('command', '/kpi')} {body.get('text') or ''}".strip()
+
+
+def _usage(text: str) -> str:
+    try:
+        head, _ = split_command(text)
+    except UserError:
+        return help_text()
+    return help_text(head)
+
+
+def _replace_account(text: str, typed: str, account_id: str) -> str:
+    """The command text with the ambiguous account words replaced by one candidate's id."""
+    quoted = f'"{account_id}"'
+    if typed and typed in text:
+        return text.replace(typed, quoted, 1)
+    return f"{text} {quoted}"
+
+
+def build_reply(services: Services, text: str, today: dt.date) -> tuple[dict[str, Any], Answer | None]:
+    """The Slack message answering `text` (an answer, a question about the account, or an explanation)."""
+    try:
+        answer = ask(services.engine, text, today, services.kpi_config)
+    except AmbiguousAccountError as exc:
+        values = [encode_request(_replace_account(text, exc.text, c.id), today) for c in exc.candidates]
+        return {"blocks": blocks_json(ambiguous_blocks(exc, values)), "text": escape(str(exc))}, None
+    except (UserError, PeriodError) as exc:
+        message = exc.reason if isinstance(exc, PeriodError) else str(exc)
+        return {"blocks": blocks_json(error_blocks(message, _usage(text))), "text": escape(message)}, None
+    share = encode_request(text, today)
+    return {"blocks": blocks_json(answer_blocks(answer, share_value=share)), "text": answer_text(answer)}, answer
+
+
+def reply(services: Services, client: WebClient, body: dict[str, Any], text: str, today: dt.date,
+          **extra: Any) -> None:
+    """Answer `text` to the person who asked, ephemerally; any failure ends in an apology with a request id."""
+    request_id = uuid.uuid4().hex[:12]
+    try:
+        message, _ = build_reply(services, text, today)
+    except Exception:
+        log.exception("request %s failed: %r", request_id, text)
+        message = {"blocks": blocks_json(apology_blocks(request_id)), "text": "Something went wrong."}
+    try:
+        respond(client, body, {**message, **extra})
+    except DeliveryError:
+        log.exception("request %s: answer could not be delivered", request_id)
+
+
+def guarded(listener):
+    """Run a lazy listener so that any unexpected error is logged once with a request id and the user
+    gets a short apology with that id (lazy listeners run after the ack, outside Bolt's error handler)."""
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> None:
+        try:
+            listener(**kwargs)
+        except Exception:
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("request %s failed in %s", request_id, listener.__name__)
+            body, client = kwargs.get("body") or {}, kwargs.get("client")
+            try:
+                respond(client, body, {"blocks": blocks_json(apology_blocks(request_id)),
+                                       "text": f"Something went wrong (reference {request_id})."})
+            except Exception:
+                log.exception("request %s: the apology could not be delivered either", request_id)
+
+    return run

@@ -1,0 +1,23 @@
+"""What the listeners need, injected once: the store, KPI settings, the clock and the Slack client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from kpi_core import clock
+from kpi_core.config import KpiConfig
+
+
+@dataclass(frozen=True)
+class Services:
+    engine: Engine
+    kpi_config: KpiConfig
+    today: Callable[[], dt.date]
+
+    @classmethod
+    def create(cls, engine: Engine, kpi_config: KpiConfig, as_of: dt.date | None = None) -> Services:
+        return cls(engine, kpi_config, lambda: clock.today(kpi_config, as_of))

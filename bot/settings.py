@@ -1,0 +1,109 @@
+"""Every setting of csbot, declared once: environment variable, default, help. The README table lists them all."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str | None
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CSBOT_DATABASE_URL", "sqlite:///csbot.db",
+            "Database URL (`--db` overrides). SQLite is the embedded default; Postgres in production "
+            "(`postgresql://user@host/db`)."),
+    Setting("CSBOT_CONFIG", None,
+            "YAML file overriding KPI settings: reporting time zone, gross margin, health weights and bands "
+            "(see `kpi_core/defaults.yml`)."),
+    Setting("CSBOT_AS_OF", None, "Pin 'today' (YYYY-MM-DD) for every command and job: demos, tests, replays."),
+    Setting("CSBOT_SLACK_API_URL", "https://slack.com/api/",
+            "Slack Web API base URL; point it at a local stand-in for offline tests."),
+    Setting("SLACK_BOT_TOKEN", None, "Bot token (`xoxb-...`) from the app's OAuth & Permissions page.", True),
+    Setting("SLACK_SIGNING_SECRET", None, "Signing secret (Basic Information); needed in HTTP mode.", True),
+    Setting("SLACK_APP_TOKEN", None,
+            "App-level token (`xapp-...`, scope `connections:write`); when set, `csbot serve` uses Socket Mode.",
+            True),
+    Setting("SLACK_CLIENT_ID", None, "OAuth client id, for installing into many workspaces (not supported yet)."),
+    Setting("SLACK_CLIENT_SECRET", None, "OAuth client secret (not supported yet).", True),
+    Setting("CSBOT_ALLOWED_TEAMS", None,
+            "Comma-separated Slack workspace (team) ids allowed to use the bot; every workspace when unset."),
+    Setting("CSBOT_PORT", "3000", "HTTP port of `csbot serve` in HTTP mode (`--port` overrides)."),
+    Setting("CSBOT_HOST", "0.0.0.0", "Interface `csbot serve` listens on in HTTP mode."),
+    Setting("CSBOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+)
+
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+
+class SettingsError(ValueError):
+    """A missing or malformed setting; the message is one line naming it."""
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The value of a declared setting (environment, else its default)."""
+    env = os.environ if env is None else env
+    declared = _BY_ENV[name]
+    value = env.get(name, "").strip()
+    return value or declared.default
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None
+    api_url: str
+    allowed_teams: frozenset[str]
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+    def __repr__(self) -> str:  # never show secrets
+        return (f"SlackSettings(socket_mode={self.socket_mode}, api_url={self.api_url!r}, "
+                f"allowed_teams={sorted(self.allowed_teams)})")
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
+
+
+def _check_token(name: str, value: str | None, prefix: str) -> str:
+    if not value:
+        raise SettingsError(f"{name} is not set: copy it from your Slack app's settings (see README, Slack setup).")
+    if not value.startswith(prefix) or not _TOKEN.match(value):
+        raise SettingsError(f"{name} is malformed: it must start with '{prefix}' and contain no spaces or quotes.")
+    return value
+
+
+def api_base_url(env: Mapping[str, str] | None = None) -> str:
+    """CSBOT_SLACK_API_URL with the trailing slash WebClient needs."""
+    url = setting("CSBOT_SLACK_API_URL", env) or "https://slack.com/api/"
+    return url if url.endswith("/") else url + "/"
+
+
+def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
+    """Slack credentials for `csbot serve`; SettingsError names the first missing or malformed one."""
+    env = os.environ if env is None else env
+    bot_token = _check_token("SLACK_BOT_TOKEN", setting("SLACK_BOT_TOKEN", env), "xoxb-")
+    app_token = setting("SLACK_APP_TOKEN", env)
+    if app_token:
+        _check_token("SLACK_APP_TOKEN", app_token, "xapp-")
+    secret = setting("SLACK_SIGNING_SECRET", env)
+    if not app_token and not secret:
+        raise SettingsError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests (or set SLACK_APP_TOKEN "
+            "for Socket Mode)."
+        )
+    if secret and (len(secret) < 16 or not _TOKEN.match(secret)):
+        raise SettingsError("SLACK_SIGNING_SECRET is malformed: copy the 32-character secret exactly, no quotes.")
+    teams = setting("CSBOT_ALLOWED_TEAMS", env) or ""
+    allowed = frozenset(t.strip() for t in teams.split(",") if t.strip())
+    return SlackSettings(bot_token, secret, app_token or None, api_base_url(env), allowed)
