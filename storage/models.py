@@ -14,9 +14,11 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -185,6 +188,118 @@ class ImportRun(Base):
     source: Mapped[str] = mapped_column(Text)
     rows: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+
+
+class Subscription(Base):
+    """A channel's schedule: the weekly (or monthly) digest, or the daily churn-risk scan.
+
+    One per (team, channel, kind): subscribing again updates it. `schedule_since` is when the schedule
+    was last set; runs due before it are never posted (subscribing at 10:00 does not post the 09:00 run).
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    weekday: Mapped[int | None] = mapped_column(Integer)  # 0 = Monday; None = every day
+    at_time: Mapped[str] = mapped_column(String(5))  # HH:MM, local to `timezone`
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA name
+    kpis: Mapped[str | None] = mapped_column(Text)  # comma-separated KPI ids; NULL = the default set
+    cadence: Mapped[str] = mapped_column(String(8), default="week")
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    schedule_since: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(8), default="ok")
+    failure: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "kind", name="uq_subscriptions_team_channel_kind"),
+        CheckConstraint("kind IN ('digest', 'risk')", name="kind"),
+        CheckConstraint("weekday IS NULL OR weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("cadence IN ('week', 'month')", name="cadence"),
+        CheckConstraint("status IN ('ok', 'failing')", name="status"),
+        Index("ix_subscriptions_active", "active", "kind"),
+    )
+
+
+class Delivery(Base):
+    """One post (or one scan) that must happen exactly once, under a unique key.
+
+    `key` = "{kind}:{subscription_id}:{period_key}" (alerts: "alert:{subscription_id}:{account}:{date}").
+    The row is written ('claimed') in its own committed transaction before anything is posted; 'failed'
+    rows with a `retry_at` are tried again, those without are final. `batch` ties the alert posts of one
+    risk scan to the scan's key.
+    """
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    subscription_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))
+    period_key: Mapped[str] = mapped_column(String(128))
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    state: Mapped[str] = mapped_column(String(8))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    delayed: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    batch: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('digest', 'risk', 'alert')", name="kind"),
+        CheckConstraint("state IN ('claimed', 'posted', 'failed', 'skipped')", name="state"),
+        Index("ix_deliveries_subscription", "subscription_id", "kind", "scheduled_for"),
+        Index("ix_deliveries_batch", "batch"),
+    )
+
+
+class RiskAlert(Base):
+    """One churn-risk episode of one rule for one account, as seen by one risk subscription.
+
+    An episode opens when the rule starts firing and closes (`closed_on`) when it stops. `severity` is the
+    latest measure (higher is worse); `alerted_severity` the one last posted, so a repeat needs a real
+    worsening. `state` and `snoozed_until` record the buttons (who and when in `acted_by`, `acted_at`).
+    """
+
+    __tablename__ = "risk_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[int] = mapped_column(Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    account_id: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(32))
+    rule_text: Mapped[str | None] = mapped_column(Text)
+    episode_start: Mapped[dt.date] = mapped_column(Date)
+    severity: Mapped[float] = mapped_column(Float)
+    alerted_severity: Mapped[float | None] = mapped_column(Float)
+    last_seen: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    delivery_key: Mapped[str | None] = mapped_column(String(255))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
+    acted_by: Mapped[str | None] = mapped_column(String(32))
+    acted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "account_id", "rule_id", "episode_start",
+                         name="uq_risk_alerts_episode"),
+        CheckConstraint("state IN ('open', 'acknowledged', 'snoozed', 'dismissed')", name="state"),
+        Index("ix_risk_alerts_open", "subscription_id", "closed_on", "account_id"),
+        Index("ix_risk_alerts_delivery", "delivery_key"),
+    )
 
 
 DATA_TABLES = (Account, Revenue, Invoice, Survey, Ticket, UsageEvent, Cost)
