@@ -17,7 +17,12 @@ SHORTCUT_DESCRIPTIONS = {
 }
 SCOPE_HINT = "[period] [account | segment:NAME | owner:@user]"
 
-BOT_SCOPES = ["commands", "chat:write"]
+BOT_SCOPES = [
+    "commands", "chat:write",
+    "files:write",  # the digest chart
+    "im:write",  # telling a subscriber that their subscription fails
+    "channels:history", "groups:history",  # finding a post whose recording was cut short (exactly once)
+]
 
 
 def slash_commands() -> list[dict[str, str]]:

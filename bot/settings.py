@@ -38,6 +38,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CSBOT_PORT", "3000", "HTTP port of `csbot serve` in HTTP mode (`--port` overrides)."),
     Setting("CSBOT_HOST", "0.0.0.0", "Interface `csbot serve` listens on in HTTP mode."),
     Setting("CSBOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR."),
+    Setting("CSBOT_SUBSCRIPTION_ADMINS", None,
+            "Comma-separated Slack user ids allowed to manage `/digest` and `/atrisk` subscriptions; everyone "
+            "when unset."),
+    Setting("CSBOT_SCHEDULER", "on",
+            "`on`: `csbot serve` also runs the scheduler (digests, risk scans); `off`: run `csbot scheduler` "
+            "separately. Either way only one process per database posts (leader lock)."),
+    Setting("CSBOT_DIGEST_GRACE_HOURS", "6",
+            "A scheduled post missed while csbot was down is posted late (marked as delayed) within this many "
+            "hours of its time, and skipped (shown in `/digest list`) after."),
+    Setting("CSBOT_SCHEDULER_TICK_SECONDS", "30",
+            "How often the scheduler looks for due, missed and retryable runs (it also fires at each exact "
+            "scheduled time)."),
+    Setting("CSBOT_NOW", None,
+            "Pin the current instant for the scheduler and jobs (e.g. `2026-01-05T08:00:00Z`): for tests and "
+            "replays only."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -81,6 +96,46 @@ def _check_token(name: str, value: str | None, prefix: str) -> str:
     if not value.startswith(prefix) or not _TOKEN.match(value):
         raise SettingsError(f"{name} is malformed: it must start with '{prefix}' and contain no spaces or quotes.")
     return value
+
+
+def _number(name: str, env: Mapping[str, str] | None, low: float, high: float) -> float:
+    raw = setting(name, env) or ""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} is malformed: '{raw}' is not a number.") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} is out of range: {value:g} is not between {low:g} and {high:g}.")
+    return value
+
+
+def grace_hours(env: Mapping[str, str] | None = None) -> float:
+    """CSBOT_DIGEST_GRACE_HOURS: how late a missed run may still be posted."""
+    return _number("CSBOT_DIGEST_GRACE_HOURS", env, 0, 24 * 7)
+
+
+def tick_seconds(env: Mapping[str, str] | None = None) -> float:
+    """CSBOT_SCHEDULER_TICK_SECONDS."""
+    return _number("CSBOT_SCHEDULER_TICK_SECONDS", env, 0.2, 3600)
+
+
+def scheduler_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """CSBOT_SCHEDULER: on (default) or off."""
+    value = (setting("CSBOT_SCHEDULER", env) or "on").lower()
+    if value not in {"on", "off", "true", "false", "1", "0", "yes", "no"}:
+        raise SettingsError(f"CSBOT_SCHEDULER is malformed: use on or off, not '{value}'.")
+    return value in {"on", "true", "1", "yes"}
+
+
+def subscription_admins(env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """CSBOT_SUBSCRIPTION_ADMINS as a set of user ids; empty means everyone may manage subscriptions."""
+    raw = setting("CSBOT_SUBSCRIPTION_ADMINS", env) or ""
+    return frozenset(u.strip() for u in raw.split(",") if u.strip())
+
+
+def bot_token(env: Mapping[str, str] | None = None) -> str:
+    """SLACK_BOT_TOKEN, checked: what the scheduler and the job commands need to post."""
+    return _check_token("SLACK_BOT_TOKEN", setting("SLACK_BOT_TOKEN", env), "xoxb-")
 
 
 def api_base_url(env: Mapping[str, str] | None = None) -> str:

@@ -25,3 +25,22 @@ def today(config: KpiConfig, as_of: str | dt.date | None = None) -> dt.date:
     if pinned:
         return parse_as_of(pinned, "CSBOT_AS_OF")
     return dt.datetime.now(config.tz).date()
+
+
+def parse_now(text: str, source: str = "CSBOT_NOW") -> dt.datetime:
+    """An ISO instant ('2026-01-05T08:00:00Z', or with an offset; naive means UTC) as an aware UTC datetime."""
+    raw = text.strip()
+    try:
+        value = dt.datetime.fromisoformat(raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw)
+    except ValueError:
+        raise UserError(f"{source}: '{text}' is not an instant; use e.g. 2026-01-05T08:00:00Z.") from None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current instant (aware, UTC) for schedules: CSBOT_NOW when set (a fixed instant, for tests and
+    replays), else the system clock."""
+    pinned = os.environ.get("CSBOT_NOW", "").strip()
+    if pinned:
+        return parse_now(pinned)
+    return dt.datetime.now(dt.UTC)
