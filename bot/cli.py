@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -230,14 +231,183 @@ def serve(port: int | None, db_url: str | None) -> None:
     except BoltError as exc:
         click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
         sys.exit(2)
-    if settings.socket_mode:
-        click.echo("csbot: connecting to Slack in Socket Mode")
-        socket_mode_handler(app, settings.app_token).start()
-        return
-    port = port or int(setting("CSBOT_PORT") or 3000)
-    server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port)
-    click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
-    server.run()
+    service = _start_scheduler(engine, config, settings.bot_token) if _scheduler_on() else None
+    try:
+        if settings.socket_mode:
+            click.echo("csbot: connecting to Slack in Socket Mode")
+            socket_mode_handler(app, settings.app_token).start()
+            return
+        port = port or int(setting("CSBOT_PORT") or 3000)
+        server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port)
+        click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
+        server.run()
+    finally:
+        if service is not None:
+            service.stop()
+
+
+def _scheduler_on() -> bool:
+    from bot.settings import SettingsError, scheduler_enabled
+
+    try:
+        return scheduler_enabled()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _start_scheduler(engine, config: KpiConfig, token: str):
+    """Start the leader-elected scheduler (it posts only while this process holds the lock)."""
+    from bot.delivery import make_client
+    from bot.jobs.scheduler import SchedulerService
+    from bot.settings import SettingsError, api_base_url
+
+    try:
+        service = SchedulerService.from_env(engine, config, make_client(token, api_base_url()))
+    except (SettingsError, UserError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    service.start()
+    return service
+
+
+def _job_setup(db_url: str | None, need_slack: bool = True):
+    """Logging, KPI settings, the store and (when posting) the checked bot token, for the job commands."""
+    from bot.server import configure_logging
+    from bot.settings import SettingsError, bot_token, setting
+
+    token = ""
+    if need_slack:
+        try:
+            token = bot_token()
+        except SettingsError as exc:
+            click.echo(f"csbot: {exc}", err=True)
+            sys.exit(2)
+    configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO", [token])
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return _config(), open_store(db_url), token
+
+
+def _job_context(engine, config: KpiConfig, token: str):
+    from bot.delivery import make_client
+    from bot.jobs.context import JobContext
+    from bot.settings import SettingsError, api_base_url
+
+    try:
+        return JobContext.from_env(engine, make_client(token or "xoxb-dry-run", api_base_url()), config)
+    except (SettingsError, UserError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@DB_OPTION
+def scheduler(db_url: str | None) -> None:
+    """Run the digest and risk-scan scheduler until stopped (SIGTERM or Ctrl-C).
+
+    Any number may run: one process per database posts (the leader), the others stand by and take over
+    within 15 s when it stops. Not needed when `csbot serve` runs with CSBOT_SCHEDULER=on (the default).
+    """
+    import signal
+    import threading
+
+    config, engine, token = _job_setup(db_url)
+    service = _start_scheduler(engine, config, token)
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"csbot scheduler: running as {service.ctx.identity} on {_safe_url(db_url)}", err=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        service.stop()
+        engine.dispose()
+    click.echo("csbot scheduler: stopped", err=True)
+
+
+@main.command()
+@click.option("--channel", required=True, metavar="ID", help="Slack channel id to post to (e.g. C0123ABCD).")
+@click.option("--dry-run", is_flag=True, help="Print the digest's text and Block Kit JSON; post nothing.")
+@AS_OF_OPTION
+@DB_OPTION
+def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -> None:
+    """Post the digest to a channel now (with its subscription's KPIs and cadence, or the defaults)."""
+    from bot.jobs.digest_job import build_message, post_now
+    from bot.jobs.posting import DeliveryFailure
+    from storage.subscriptions import find_subscription
+
+    config, engine, token = _job_setup(db_url, need_slack=not dry_run)
+    try:
+        today = _today(as_of)
+        sub = find_subscription(engine, channel, "digest")
+        if dry_run:
+            message = build_message(engine, config, sub, today)
+            click.echo(message.text)
+            click.echo(json.dumps(message.blocks, indent=2, ensure_ascii=False))
+            return
+        ctx = _job_context(engine, config, token)
+        try:
+            posted = post_now(ctx, channel=channel, sub=sub, today=today)
+        except DeliveryFailure as exc:
+            raise click.ClickException(f"the digest was not posted to {channel}: {exc}") from exc
+        click.echo(f"Posted the digest to {channel} (ts {posted.ts}).")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+@main.command("scan-risk")
+@click.option("--dry-run", is_flag=True, help="Say what would be posted; post and record nothing.")
+@click.option("--channel", default=None, metavar="ID", help="Only this channel's /atrisk subscription.")
+@AS_OF_OPTION
+@DB_OPTION
+def scan_risk(dry_run: bool, channel: str | None, as_of: str | None, db_url: str | None) -> None:
+    """Run the churn-risk scan now for every /atrisk subscription (one warning per account and episode)."""
+    from bot.jobs.posting import DeliveryFailure
+    from bot.jobs.risk_job import preview, scan_now
+    from storage.subscriptions import active_subscriptions
+
+    config, engine, token = _job_setup(db_url, need_slack=not dry_run)
+    failed = False
+    try:
+        today = _today(as_of)
+        ctx = _job_context(engine, config, token)
+        subscribed = [s for s in active_subscriptions(engine, "risk") if channel in (None, s.channel_id)]
+        if not subscribed:
+            items = ctx.find_at_risk(engine, today, config)
+            click.echo(f"No /atrisk subscription{' in ' + channel if channel else ''}: nothing to post. "
+                       f"{len(items)} account(s) at risk on {today}" + (":" if items else "."))
+            for item in items:
+                click.echo(f"  {item.health.account.name} ({item.health.account.id}): "
+                           + "; ".join(r.text for r in item.rules))
+            return
+        for sub in subscribed:
+            if dry_run:
+                items, plans = preview(ctx, sub, today)
+                names = {i.health.account.id: i for i in items}
+                click.echo(f"{sub.channel_id}: {len(items)} at risk on {today}; would warn about {len(plans)}")
+                for plan in plans:
+                    item = names[plan.account_id]
+                    click.echo(f"  {item.health.account.name} ({plan.reason}): "
+                               + "; ".join(r.text for r in item.rules))
+                continue
+            try:
+                result = scan_now(ctx, sub, today)
+            except DeliveryFailure as exc:
+                click.echo(f"{sub.channel_id}: the scan did not finish: {exc}", err=True)
+                failed = True
+                continue
+            click.echo(f"{sub.channel_id}: {len(result.items)} at risk on {today}; {result.posted} warning(s) "
+                       f"posted, {result.recovered} found already posted")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+    if failed:
+        sys.exit(1)
 
 
 @main.command()
