@@ -68,6 +68,7 @@ class FakeChannels:
 
     api: FakeSlackApi
     messages: dict[str, list[dict]] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)  # channel -> the error every post there gets
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -81,6 +82,8 @@ class FakeChannels:
             return {"ok": False, "error": "channel_not_found"}
         if channel[:1] in ("U", "W"):
             channel = "D" + channel[1:]
+        if channel in self.broken:
+            return {"ok": False, "error": self.broken[channel]}
         with self._lock:
             ts = f"{1767000000 + next(self._ts)}.000100"
             message = {"type": "message", "ts": ts, "text": params.get("text", ""), "user": self.api.bot_user_id}

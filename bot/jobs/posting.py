@@ -184,7 +184,7 @@ def _what(sub: subs.SubscriptionRow) -> str:
 def failure_text(sub: subs.SubscriptionRow, code: str, detail: str = "") -> str:
     """The DM to the subscriber: what failed, why, and how to fix it."""
     command = "/digest subscribe" if sub.kind == "digest" else "/atrisk subscribe"
-    why = _HINTS.get(code) or f"`{code}`" + (f" ({detail})" if detail else "")
+    why = _HINTS.get(code) or f"it kept failing until it was too late to post ({detail or code})"
     if code in _HINTS and detail:
         why += f" ({detail})"
     if code in _TOKEN_ERRORS:
