@@ -232,6 +232,7 @@ def serve(port: int | None, db_url: str | None) -> None:
         click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
         sys.exit(2)
     service = _start_scheduler(engine, config, settings.bot_token) if _scheduler_on() else None
+    _exit_on_sigterm()
     try:
         if settings.socket_mode:
             click.echo("csbot: connecting to Slack in Socket Mode")
@@ -244,6 +245,16 @@ def serve(port: int | None, db_url: str | None) -> None:
     finally:
         if service is not None:
             service.stop()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd) leaves like Ctrl-C: the server returns and the scheduler stops cleanly."""
+    import signal
+
+    def _exit(signum, _frame) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def _scheduler_on() -> bool:

@@ -400,3 +400,31 @@ def test_risk_scan_subscription_runs_daily(store, api, channels):
     clock.set("2026-01-06T09:00:00")
     assert [o.key for o in scheduler.tick(ctx)] == [f"risk:{sub.id}:2026-01-06"]
     assert len(channels.in_channel("C0RISK001")) == 1  # the same account the next day: no second warning
+
+
+def _serve_env(db_url: str, api: FakeSlackApi, **extra: str) -> dict[str, str]:
+    return {"CSBOT_DATABASE_URL": db_url, "CSBOT_SLACK_API_URL": api.base_url, "SLACK_BOT_TOKEN": "xoxb-test-token",
+            "SLACK_SIGNING_SECRET": "0123456789abcdef0123456789abcdef", "SLACK_APP_TOKEN": "", "CSBOT_NOW": NOW,
+            "CSBOT_SCHEDULER_TICK_SECONDS": "0.5", "CSBOT_LOG_LEVEL": "INFO", "CSBOT_AS_OF": "", "CSBOT_CONFIG": "",
+            **extra}
+
+
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_serve_runs_the_scheduler_unless_switched_off(tmp_path, api, channels, procs, switch):
+    db_url = f"sqlite:///{tmp_path}/serve.db"
+    engine = make_engine(db_url)
+    upgrade(engine)
+    sub = digest_sub(engine)
+    engine.dispose()
+    proc = Proc(["serve", "--port", "0"], _serve_env(db_url, api, CSBOT_SCHEDULER=switch), tmp_path / "serve.log")
+    procs.append(proc)
+    wait_until(lambda: "listening on port" in proc.output(), 60, "csbot serve to listen")
+    if switch == "on":
+        wait_until(lambda: channels.keys(sub.channel_id), 60, "the digest from csbot serve")
+        assert channels.keys(sub.channel_id) == [f"digest:{sub.id}:2026-W01"]
+        assert f"file lock {tmp_path}/serve.db.scheduler.lock" in proc.output()
+    assert proc.stop() == 0
+    if switch == "on":
+        assert "scheduler stopped; leadership released" in proc.output()
+    else:
+        assert "scheduler started" not in proc.output() and channels.in_channel(sub.channel_id) == []
