@@ -265,12 +265,17 @@ def test_file_leader_is_exclusive_and_released(tmp_path):
 
 
 def test_postgres_leader_is_exclusive_per_schema_and_fails_over(pg_url, postgres_schema):
+    from tests.conftest import _drop_schema, _postgres_schema_engine
+
     engine_a, engine_b = make_engine(pg_url), make_engine(pg_url)
+    elsewhere = _postgres_schema_engine(f"{postgres_schema}_other")  # another csbot store in the same database
     try:
-        a, b = PostgresLeader(engine_a), PostgresLeader(engine_b)
+        a, b, c = PostgresLeader(engine_a), PostgresLeader(engine_b), PostgresLeader(elsewhere)
         assert isinstance(make_leader(engine_a), PostgresLeader)
         assert a.try_acquire() and a.is_leader()
         assert not b.try_acquire()
+        assert c.try_acquire()  # not blocked by the other schema's scheduler
+        c.release()
         with engine_b.connect() as conn:  # the holder's session dies (as with SIGKILL): the lock goes with it
             pid = a._conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
             conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
@@ -281,6 +286,8 @@ def test_postgres_leader_is_exclusive_per_schema_and_fails_over(pg_url, postgres
     finally:
         engine_a.dispose()
         engine_b.dispose()
+        elsewhere.dispose()
+        _drop_schema(f"{postgres_schema}_other")
 
 
 # ------------------------------------------------------------------------------------- real processes
