@@ -250,6 +250,43 @@ def test_a_claim_left_before_posting_is_posted_by_the_next_leader(store, api, ch
     assert len(api.calls("conversations.history")) == 1
 
 
+def test_a_process_that_lost_the_lock_does_not_post(store, api, channels):
+    sub = digest_sub(store)
+    key = f"digest:{sub.id}:2026-W01"
+    deposed = make_ctx(store, api, SetClock(utc("2026-01-05T08:00:00")), still_leader=lambda: False)
+    assert scheduler.tick(deposed) == []
+    assert channels.in_channel("C0DIGEST1") == [] and _delivery(store, key).state == "claimed"
+    leader = make_ctx(store, api, SetClock(utc("2026-01-05T08:00:20")), identity="new:2:z")
+    assert [o.action for o in scheduler.tick(leader)] == ["posted"]
+    assert channels.keys("C0DIGEST1") == [key]
+
+
+def test_the_service_keeps_one_cron_job_per_subscription(store, api, channels):
+    from bot.jobs.leader import LocalLeader
+
+    sub = digest_sub(store)
+    ctx = make_ctx(store, api, SetClock(utc("2025-06-01T00:00:00")))  # before the subscription: nothing is due
+    service = scheduler.SchedulerService(ctx, LocalLeader(), tick_seconds=3600, leader_seconds=3600,
+                                         sync_seconds=3600)
+    service.start()
+    try:
+        wait_until(lambda: service.leading, 10, "leadership")
+        job = service._scheduler.get_job(f"sub-{sub.id}")
+        expected = scheduler.cron_trigger(sub).get_next_fire_time(None, dt.datetime.now(dt.UTC))
+        assert job.next_run_time == expected and job.next_run_time.tzinfo.key == "Europe/Berlin"
+        assert (job.next_run_time.weekday(), job.next_run_time.hour) == (0, 9)
+        digest_sub(store, weekday=3, at="17:45", created=utc("2025-06-01T00:00:00"))
+        service._sync()
+        job = service._scheduler.get_job(f"sub-{sub.id}")
+        assert (job.next_run_time.weekday(), job.next_run_time.hour, job.next_run_time.minute) == (3, 17, 45)
+        subs.unsubscribe(store, team_id="T0TEST001", channel_id="C0DIGEST1", kind="digest")
+        service._sync()
+        assert service._scheduler.get_job(f"sub-{sub.id}") is None
+        assert api.calls("chat.postMessage") == []
+    finally:
+        service.stop()
+
+
 # ------------------------------------------------------------------------------------------------ leader
 
 
