@@ -3,14 +3,9 @@ and a local stand-in for Slack's Web API. No mocks of our own code. Runs on SQLi
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import threading
 import time
 import urllib.request
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -20,59 +15,11 @@ from sqlalchemy import event
 from bot.app import build_app
 from bot.listeners.commands import ANSWER_COMMANDS
 from bot.manifest import manifest_yaml
-from bot.server import make_http_server
 from bot.services import Services
 from bot.settings import api_base_url, load_slack_settings
-from kpi_core.config import HealthConfig, KpiConfig
 from tests.kpi_helpers import account, load, revenue, survey, usage
-from tests.slack_wire import (
-    FakeSlackApi,
-    FakeSocketModeServer,
-    block_actions_body,
-    post,
-    signed_headers,
-    slash_command_body,
-)
-
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "xoxb-1234-5678-secrettokenvalue"
-TODAY = dt.date(2026, 11, 22)
-CONFIG = KpiConfig("UTC", 1.0, HealthConfig({"engagement": 0.3, "sentiment": 0.2, "support": 0.15,
-                                             "revenue": 0.2, "lifecycle": 0.15}, 70, 40))
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
-
-
-@dataclass
-class Stack:
-    url: str
-    api: FakeSlackApi
-    engine: object
-
-    def command(self, command: str, text: str, *, team_id: str = "T0TEST001", secret: str = SECRET,
-                timestamp: int | None = None, tamper: bool = False) -> tuple[int, str, str, float]:
-        """POST a signed slash command; returns (status, body, response_url name, seconds to the ack)."""
-        name = uuid.uuid4().hex[:8]
-        body = slash_command_body(command, text, team_id=team_id, response_url=self.api.response_url(name))
-        headers = signed_headers(secret, body, timestamp=timestamp)
-        if tamper:
-            body = body.replace("text=", "text=x", 1)
-        started = time.monotonic()
-        status, text_ = post(self.url, body, headers)
-        return status, text_, name, time.monotonic() - started
-
-    def click(self, action_id: str, value: str) -> tuple[int, str]:
-        name = uuid.uuid4().hex[:8]
-        body = block_actions_body(action_id, value, response_url=self.api.response_url(name))
-        status, _ = post(self.url, body, signed_headers(SECRET, body))
-        return status, name
-
-    def answer(self, name: str, timeout: float = 10.0) -> dict:
-        return self.api.wait_for_response(name, timeout=timeout)[0].json
-
-
-def _answer_text(message: dict) -> str:
-    return json.dumps(message.get("blocks", [])) + message.get("text", "")
+from tests.slack_stack import CONFIG, ROOT, SCHEMA, TODAY, TOKEN, Stack, _answer_text, _stack
+from tests.slack_wire import FakeSlackApi, FakeSocketModeServer
 
 
 @pytest.fixture
@@ -91,17 +38,6 @@ def data(store):
          revenue=[revenue("acme", m, 1000) for m in ("2026-08", "2026-09", "2026-10", "2026-11")],
          usage=[usage("acme", "u1", f"2026-11-{d:02d}T10:00:00") for d in range(1, 21)])
     return store
-
-
-def _stack(engine, api, *, allowed: str = "", services: Services | None = None):
-    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "CSBOT_SLACK_API_URL": api.base_url,
-           "CSBOT_ALLOWED_TEAMS": allowed}
-    settings = load_slack_settings(env)
-    app = build_app(settings, services or Services.create(engine, CONFIG, TODAY))
-    server = make_http_server(app, engine, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return server, thread, f"http://127.0.0.1:{server.effective_port}"
 
 
 @pytest.fixture
@@ -153,7 +89,7 @@ def test_signed_request_is_answered_ephemerally(stack):
     ("/health", "acme", "Acme Corp"),
     ("/health", "", "lowest"),
     ("/atrisk", "", "risk"),
-    ("/digest", "list", "coming soon"),
+    ("/digest", "list", "Nothing is scheduled"),
 ])
 def test_every_command_answers(stack, command, text, expect):
     status, _, name, took = stack.command(command, text)

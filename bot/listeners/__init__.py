@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, subscriptions
+from bot.listeners import actions, alerts, commands, subscriptions
 from bot.services import Services
 
 
@@ -10,3 +10,4 @@ def register(app: App, services: Services) -> None:
     commands.register(app, services)
     subscriptions.register(app, services)
     actions.register(app, services)
+    alerts.register(app, services)

@@ -294,3 +294,12 @@ def not_a_risk_modal(alert_value: str) -> dict:
         )],
     )
     return view.to_dict()
+
+
+def with_alert_state(message_blocks: list[dict], state: AlertState) -> list[dict]:
+    """A posted warning's blocks with its buttons replaced by the state line (who did what, and when)."""
+    kept = [b for b in message_blocks if b.get("type") != "actions"]
+    kept = [b for b in kept if b.get("block_id") != "alert_state"]
+    state_block = _state_block(state).to_dict()
+    state_block["block_id"] = "alert_state"
+    return [*kept, state_block]
