@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -270,8 +271,7 @@ def test_the_service_keeps_one_cron_job_per_subscription(store, api, channels):
                                          sync_seconds=3600)
     service.start()
     try:
-        wait_until(lambda: service.leading, 10, "leadership")
-        job = service._scheduler.get_job(f"sub-{sub.id}")
+        job = wait_until(lambda: service._scheduler.get_job(f"sub-{sub.id}"), 10, "the subscription's cron job")
         expected = scheduler.cron_trigger(sub).get_next_fire_time(None, dt.datetime.now(dt.UTC))
         assert job.next_run_time == expected and job.next_run_time.tzinfo.key == "Europe/Berlin"
         assert (job.next_run_time.weekday(), job.next_run_time.hour) == (0, 9)
@@ -285,6 +285,24 @@ def test_the_service_keeps_one_cron_job_per_subscription(store, api, channels):
         assert api.calls("chat.postMessage") == []
     finally:
         service.stop()
+
+
+def test_stopping_while_the_leader_job_syncs_does_not_hang(store, api, channels):
+    """APScheduler's shutdown waits for running jobs while holding its job-store lock: a sync that adds cron
+    jobs meanwhile must not wait for that lock (it would hang for ever)."""
+    from bot.jobs.leader import LocalLeader
+
+    for i in range(30):
+        digest_sub(store, f"C0MANY{i:03d}")
+    for _ in range(5):
+        ctx = make_ctx(store, api, SetClock(utc("2025-06-01T00:00:00")))
+        service = scheduler.SchedulerService(ctx, LocalLeader(), tick_seconds=3600, leader_seconds=3600,
+                                             sync_seconds=3600)
+        service.start()
+        stopper = threading.Thread(target=service.stop, daemon=True)
+        stopper.start()  # at once: usually while the leader job is adding the cron jobs
+        stopper.join(20)
+        assert not stopper.is_alive(), "SchedulerService.stop() hung"
 
 
 # ------------------------------------------------------------------------------------------------ leader

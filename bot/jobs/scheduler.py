@@ -251,6 +251,10 @@ class SchedulerService:
         self.leader_seconds = leader_seconds
         self.sync_seconds = sync_seconds
         self._tick_lock = threading.Lock()
+        # APScheduler's shutdown() holds its job-store lock while it waits for running jobs, so a job that adds or
+        # removes jobs during shutdown would wait for ever: such changes happen under this lock, never once stopping.
+        self._jobs_lock = threading.Lock()
+        self._stopping = False
         self._leading = False
         self._said_standby = False
         self._scheduler: BackgroundScheduler | None = None
@@ -285,8 +289,10 @@ class SchedulerService:
         log.info("scheduler started as %s (leader election: %s)", self.ctx.identity, self.leader.describe())
 
     def stop(self) -> None:
+        with self._jobs_lock:
+            self._stopping = True
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=True)  # waits for a run in progress (a post is never cut in half)
             self._scheduler = None
         if self._leading:
             log.info("scheduler stopped; leadership released")
@@ -337,12 +343,13 @@ class SchedulerService:
             self.run_tick(wait=True)
 
     def _remove_cron_jobs(self) -> None:
-        if self._scheduler is None:
-            return
-        for job_id in list(self._signatures):
-            if self._scheduler.get_job(job_id):
-                self._scheduler.remove_job(job_id)
-        self._signatures.clear()
+        with self._jobs_lock:
+            if self._scheduler is None or self._stopping:
+                return
+            for job_id in list(self._signatures):
+                if self._scheduler.get_job(job_id):
+                    self._scheduler.remove_job(job_id)
+            self._signatures.clear()
 
     def _sync(self) -> None:
         if not self._leading or self._scheduler is None:
@@ -353,14 +360,17 @@ class SchedulerService:
             log.exception("could not read the subscriptions")
             return
         wanted = {f"sub-{s.id}": (s, (s.kind, s.weekday, s.at_time, s.timezone, s.cadence)) for s in active}
-        for job_id in list(self._signatures):
-            if job_id not in wanted or wanted[job_id][1] != self._signatures[job_id]:
-                if self._scheduler.get_job(job_id):
-                    self._scheduler.remove_job(job_id)
-                del self._signatures[job_id]
-        for job_id, (sub, signature) in wanted.items():
-            if job_id in self._signatures:
-                continue
-            self._scheduler.add_job(self._cron_fire, cron_trigger(sub), args=[sub.id], id=job_id,
-                                    replace_existing=True)
-            self._signatures[job_id] = signature
+        with self._jobs_lock:
+            if self._stopping or self._scheduler is None:
+                return
+            for job_id in list(self._signatures):
+                if job_id not in wanted or wanted[job_id][1] != self._signatures[job_id]:
+                    if self._scheduler.get_job(job_id):
+                        self._scheduler.remove_job(job_id)
+                    del self._signatures[job_id]
+            for job_id, (sub, signature) in wanted.items():
+                if job_id in self._signatures:
+                    continue
+                self._scheduler.add_job(self._cron_fire, cron_trigger(sub), args=[sub.id], id=job_id,
+                                        replace_existing=True)
+                self._signatures[job_id] = signature
