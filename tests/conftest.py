@@ -41,6 +41,21 @@ def _drop_schema(schema: str) -> None:
         admin.dispose()
 
 
+def _drop_schemas(prefix: str) -> None:
+    """Drop every schema this test run created (they all start with the run's prefix)."""
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            names = conn.execute(
+                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+                {"p": prefix.replace("_", r"\_") + "%"},
+            ).scalars().all()
+            for name in names:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
     """A fresh Postgres schema name for this test run (skips or fails when Postgres is down)."""
@@ -55,7 +70,7 @@ def postgres_schema() -> Iterator[str]:
             pytest.fail(f"Postgres at {PG_URL} is unreachable in CI: {exc}")
         pytest.skip(f"Postgres at {PG_URL} is unreachable: {exc}")
     yield schema
-    _drop_schema(schema)
+    _drop_schemas(schema)
 
 
 def _new_engine(backend: str, tmp_path_factory, request) -> Engine:
