@@ -23,7 +23,7 @@ TODAY = dt.date(2026, 11, 22)
 CONFIG = KpiConfig("UTC", 1.0, HealthConfig({"engagement": 0.3, "sentiment": 0.2, "support": 0.15,
                                              "revenue": 0.2, "lifecycle": 0.15}, 70, 40))
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+SCHEMA = ROOT / "tests" / "fixtures" / "slack" / "manifest.schema.1.0.0.json"  # copy of shared/slack (MIT)
 
 
 @dataclass

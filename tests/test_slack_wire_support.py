@@ -33,7 +33,7 @@ from tests.slack_wire import (
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test"
-SIGNING_EXAMPLE = Path("/work/shared/slack/signing-example.txt")
+SIGNING_EXAMPLE = Path(__file__).parent / "fixtures" / "slack" / "signing-example.txt"  # Slack's documented vector
 # A complete 1x1 transparent PNG.
 PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
