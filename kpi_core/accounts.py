@@ -46,27 +46,13 @@ def find_account(conn: Connection, text: str) -> AccountRef:
     if by_id:
         return _refs(by_id)[0]
     lowered = func.lower(Account.name)
-    exact = conn.execute(
-        select(Account.account_id, Account.name).where(lowered == query).order_by(Account.name).limit(10)
-    ).all()
-    if (found := _one_or_ambiguous(text, _refs(exact))) is not None:
-        return found
-    prefix = conn.execute(
-        select(Account.account_id, Account.name)
-        .where(lowered.startswith(query, autoescape=True))
-        .order_by(Account.name)
-        .limit(10)
-    ).all()
-    if (found := _one_or_ambiguous(text, _refs(prefix))) is not None:
-        return found
-    inside = conn.execute(
-        select(Account.account_id, Account.name)
-        .where(lowered.contains(query, autoescape=True))
-        .order_by(Account.name)
-        .limit(10)
-    ).all()
-    if (found := _one_or_ambiguous(text, _refs(inside))) is not None:
-        return found
+    for condition in (lowered == query, lowered.startswith(query, autoescape=True),
+                      lowered.contains(query, autoescape=True)):
+        rows = conn.execute(
+            select(Account.account_id, Account.name).where(condition).order_by(Account.name).limit(10)
+        ).all()
+        if (found := _one_or_ambiguous(text, _refs(rows))) is not None:
+            return found
     return _fuzzy(conn, text, query)
 
 

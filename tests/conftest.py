@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine, upgrade
@@ -22,38 +23,37 @@ PG_URL = os.environ.get("CSBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def _postgres_schema_engine(schema: str) -> Engine:
+@contextmanager
+def _admin() -> Iterator[Connection]:
+    """A transaction on the Postgres test database, outside any test schema."""
     admin = create_engine(PG_URL)
     try:
         with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            yield conn
     finally:
         admin.dispose()
+
+
+def _postgres_schema_engine(schema: str) -> Engine:
+    with _admin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
 
 
 def _drop_schema(schema: str) -> None:
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with _admin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 def _drop_schemas(prefix: str) -> None:
     """Drop every schema this test run created (they all start with the run's prefix)."""
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            names = conn.execute(
-                text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
-                {"p": prefix.replace("_", r"\_") + "%"},
-            ).scalars().all()
-            for name in names:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    finally:
-        admin.dispose()
+    with _admin() as conn:
+        names = conn.execute(
+            text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+            {"p": prefix.replace("_", r"\_") + "%"},
+        ).scalars().all()
+        for name in names:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
 
 
 @pytest.fixture(scope="session")
