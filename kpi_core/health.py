@@ -53,7 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpi_core.config import DEFAULTS_FILE, HEALTH_COMPONENTS, KpiConfig
 from kpi_core.context import QueryContext, customer_on
 from kpi_core.periods import Period
-from kpi_core.sqlfuncs import hours_between, local_midnight_utc
+from kpi_core.sqlfuncs import count_if, hours_between, local_midnight_utc
 from kpi_core.types import AccountRef, Scope, UnknownAccountError
 from storage.models import Account, Revenue, Survey, Ticket, UsageEvent
 
@@ -264,18 +264,14 @@ def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -
     return list(conn.execute(query))
 
 
-def _count_if(condition: ColumnElement):
-    return func.sum(case((condition, 1), else_=0))
-
-
 def _usage(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
     at = UsageEvent.occurred_at
     recent = at >= w.at(RECENT_DAYS - 1)
     previous = and_(at >= w.at(2 * RECENT_DAYS - 1), at < w.at(RECENT_DAYS - 1))
     query = select(
         UsageEvent.account_id,
-        _count_if(recent).label("events_recent"),
-        _count_if(previous).label("events_previous"),
+        count_if(recent).label("events_recent"),
+        count_if(previous).label("events_previous"),
         func.count(case((recent, UsageEvent.user_id)).distinct()).label("users_recent"),
         func.count(case((previous, UsageEvent.user_id)).distinct()).label("users_previous"),
         func.count(UsageEvent.user_id.distinct()).label("seats"),
@@ -290,11 +286,11 @@ def _surveys(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
     csat = Survey.survey == "csat"
     query = select(
         Survey.account_id,
-        _count_if(nps).label("nps_n"),
-        _count_if(and_(nps, Survey.score >= 9)).label("promoters"),
-        _count_if(and_(nps, Survey.score <= 6)).label("detractors"),
-        _count_if(csat).label("csat_n"),
-        _count_if(and_(csat, Survey.score >= 4)).label("satisfied"),
+        count_if(nps).label("nps_n"),
+        count_if(and_(nps, Survey.score >= 9)).label("promoters"),
+        count_if(and_(nps, Survey.score <= 6)).label("detractors"),
+        count_if(csat).label("csat_n"),
+        count_if(and_(csat, Survey.score >= 4)).label("satisfied"),
     ).where(
         Survey.survey.in_(("nps", "csat")), Survey.responded_at >= w.at(SENTIMENT_DAYS - 1),
         Survey.responded_at < w.end, Survey.account_id.in_(ids),
@@ -309,11 +305,11 @@ def _tickets(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
     slow_hours = SLOW_RESOLUTION_HOURS + HOURS_TOLERANCE
     query = select(
         Ticket.account_id,
-        _count_if(is_open).label("open"),
-        _count_if(and_(is_open, Ticket.opened_at < w.at(SLOW_OPEN_DAYS - 1))).label("open_slow"),
-        _count_if(and_(resolved_in_window, hours_between(Ticket.resolved_at, Ticket.opened_at) > slow_hours)
+        count_if(is_open).label("open"),
+        count_if(and_(is_open, Ticket.opened_at < w.at(SLOW_OPEN_DAYS - 1))).label("open_slow"),
+        count_if(and_(resolved_in_window, hours_between(Ticket.resolved_at, Ticket.opened_at) > slow_hours)
                   ).label("resolved_slow"),
-        _count_if(and_(escalation_window, Ticket.priority.in_(ESCALATION_PRIORITIES))).label("escalations"),
+        count_if(and_(escalation_window, Ticket.priority.in_(ESCALATION_PRIORITIES))).label("escalations"),
     ).where(
         Ticket.opened_at < w.end, Ticket.account_id.in_(ids), or_(is_open, resolved_in_window, escalation_window)
     ).group_by(Ticket.account_id)

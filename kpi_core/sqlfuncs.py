@@ -139,6 +139,11 @@ def median_and_count(values):
     ).select_from(ranked)
 
 
+def count_if(condition: ColumnElement) -> ColumnElement:
+    """SUM(CASE WHEN condition THEN 1 ELSE 0 END): how many rows meet `condition` (NULL over no rows)."""
+    return func.sum(case((condition, 1), else_=0))
+
+
 def ratio(numerator: float | int | None, denominator: float | int | None, scale: float = 1.0) -> float | None:
     """numerator / denominator x scale, or None (no data) when the denominator is 0 or missing."""
     if not denominator or numerator is None:

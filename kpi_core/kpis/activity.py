@@ -8,12 +8,12 @@ rows of GROUP BY subqueries (COUNT(DISTINCT a, b) is not portable).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, exists, func, select
+from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
-from kpi_core.sqlfuncs import hours_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, ratio
 from kpi_core.types import Measure
 from storage.models import Account, Invoice, Ticket, UsageEvent
 
@@ -38,7 +38,7 @@ def adoption(conn: Connection, ctx: QueryContext) -> Measure:
     used = exists().where(UsageEvent.account_id == Account.account_id, *_usage_conditions(ctx))
     query = select(
         func.count().label("customers"),
-        func.coalesce(func.sum(case((used, 1), else_=0)), 0).label("adopters"),
+        func.coalesce(count_if(used), 0).label("adopters"),
     ).where(customer_on(ctx.end), *ctx.account_conditions())
     row = conn.execute(query).one()
     customers, adopters = int(row.customers), int(row.adopters)
@@ -89,7 +89,7 @@ def time_on_platform(conn: Connection, ctx: QueryContext) -> Measure:
 def fcr(conn: Connection, ctx: QueryContext) -> Measure:
     query = select(
         func.count().label("resolved"),
-        func.coalesce(func.sum(case((Ticket.contacts == 1, 1), else_=0)), 0).label("first_contact"),
+        func.coalesce(count_if(Ticket.contacts == 1), 0).label("first_contact"),
     ).where(ctx.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None), *ctx.scope_filter(Ticket.account_id))
     row = conn.execute(query).one()
     resolved, first = int(row.resolved), int(row.first_contact)
@@ -124,7 +124,7 @@ def _invoices_per_account(conn: Connection, ctx: QueryContext):
     )
     query = select(
         func.count().label("accounts"),
-        func.coalesce(func.sum(case((per_account.c.n >= 2, 1), else_=0)), 0).label("repeat"),
+        func.coalesce(count_if(per_account.c.n >= 2), 0).label("repeat"),
         func.coalesce(func.sum(per_account.c.n), 0).label("invoices"),
     ).select_from(per_account)
     return conn.execute(query).one()

@@ -6,17 +6,13 @@ compared with the period's dates directly; the reporting time zone plays no part
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, case, func, select, true
+from sqlalchemy import Connection, and_, func, select, true
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
-from kpi_core.sqlfuncs import days_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, days_between, median_and_count, ratio
 from kpi_core.types import Measure
 from storage.models import Account
-
-
-def _count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
 
 
 def _movement(conn: Connection, ctx: QueryContext):
@@ -30,12 +26,12 @@ def _movement(conn: Connection, ctx: QueryContext):
     new = Account.became_customer_at.between(ctx.start, ctx.end)
     referral = func.lower(func.trim(Account.acquisition_source)) == "referral"
     query = select(
-        _count_if(at_start).label("at_start"),
-        _count_if(and_(at_start, churned_in_period)).label("lost"),
-        _count_if(new).label("new"),
-        _count_if(and_(new, churned_in_period)).label("new_and_lost"),
-        _count_if(and_(new, referral)).label("referral"),
-        _count_if(customer_on(ctx.end)).label("at_end"),
+        count_if(at_start).label("at_start"),
+        count_if(and_(at_start, churned_in_period)).label("lost"),
+        count_if(new).label("new"),
+        count_if(and_(new, churned_in_period)).label("new_and_lost"),
+        count_if(and_(new, referral)).label("referral"),
+        count_if(customer_on(ctx.end)).label("at_end"),
     ).where(*ctx.account_conditions())
     row = conn.execute(query).one()
     return {key: int(value or 0) for key, value in row._mapping.items()}
@@ -86,8 +82,8 @@ def trial_conversion(conn: Connection, ctx: QueryContext) -> Measure:
     converted = Account.became_customer_at.is_not(None)
     query = select(
         func.count().label("sign_ups"),
-        _count_if(converted).label("converted"),
-        _count_if(Account.became_customer_at > ctx.end).label("after_period"),
+        count_if(converted).label("converted"),
+        count_if(Account.became_customer_at > ctx.end).label("after_period"),
     ).where(Account.signed_up_at.between(ctx.start, ctx.end), *ctx.account_conditions())
     row = conn.execute(query).one()
     sign_ups, converted_n, after = int(row.sign_ups), int(row.converted or 0), int(row.after_period or 0)

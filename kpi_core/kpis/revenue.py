@@ -24,7 +24,7 @@ from sqlalchemy.types import Float
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
-from kpi_core.sqlfuncs import ratio
+from kpi_core.sqlfuncs import count_if, ratio
 from kpi_core.types import Measure
 from storage.models import Account, Cost, Money, Revenue
 
@@ -67,10 +67,6 @@ def twelve_months_ending(end: dt.date) -> tuple[dt.date, dt.date]:
 
 
 # ---------------------------------------------------------------------------------------------- SQL helpers
-
-
-def _count_if(condition):
-    return func.sum(case((condition, 1), else_=0))
 
 
 def _cents(expr):
@@ -239,9 +235,9 @@ def expansion(conn: Connection, ctx: QueryContext) -> Measure:
     cross_sold = per_account.c.cross_sold == 1
     query = select(
         func.count().label("accounts"),
-        _count_if(upsold).label("upsold"),
-        _count_if(cross_sold).label("cross_sold"),
-        _count_if(or_(upsold, cross_sold)).label("expanded"),
+        count_if(upsold).label("upsold"),
+        count_if(cross_sold).label("cross_sold"),
+        count_if(or_(upsold, cross_sold)).label("expanded"),
     ).where(per_account.c.start_mrr > 0)
     row = conn.execute(query).one()
     n = int(row.accounts)
@@ -306,9 +302,9 @@ def _facts(conn: Connection, ctx: QueryContext, category: str, start: dt.date, e
     at_start = customer_on(start - ONE_DAY)
     cost, cost_rows = _prorated_cost(category, start, end)
     query = select(
-        _count_if(at_start).label("at_start"),
-        _count_if(and_(at_start, Account.churned_at <= end)).label("lost"),
-        _count_if(Account.became_customer_at.between(start, end)).label("new"),
+        count_if(at_start).label("at_start"),
+        count_if(and_(at_start, Account.churned_at <= end)).label("lost"),
+        count_if(Account.became_customer_at.between(start, end)).label("new"),
         cost.label("cost"),
         cost_rows.label("cost_rows"),
     ).where(*ctx.account_conditions())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext
-from kpi_core.sqlfuncs import ratio
+from kpi_core.sqlfuncs import count_if, ratio
 from kpi_core.types import Measure
 from storage.models import Survey
 
@@ -28,8 +28,8 @@ def nps(conn: Connection, ctx: QueryContext) -> Measure:
         conn,
         ctx,
         "nps",
-        func.sum(case((Survey.score >= 9, 1), else_=0)).label("promoters"),
-        func.sum(case((Survey.score <= 6, 1), else_=0)).label("detractors"),
+        count_if(Survey.score >= 9).label("promoters"),
+        count_if(Survey.score <= 6).label("detractors"),
     )
     promoters, detractors = int(row.promoters or 0), int(row.detractors or 0)
     breakdown = {"promoters": promoters, "passives": row.n - promoters - detractors, "detractors": detractors}
@@ -38,7 +38,7 @@ def nps(conn: Connection, ctx: QueryContext) -> Measure:
 
 
 def csat(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _responses(conn, ctx, "csat", func.sum(case((Survey.score >= 4, 1), else_=0)).label("satisfied"))
+    row = _responses(conn, ctx, "csat", count_if(Survey.score >= 4).label("satisfied"))
     satisfied = int(row.satisfied or 0)
     breakdown = {"satisfied": satisfied, "not_satisfied": row.n - satisfied}
     return Measure(ratio(satisfied, row.n, 100), row.n, breakdown, None if row.n else _no_responses("csat"))
