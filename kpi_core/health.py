@@ -330,6 +330,16 @@ def _revenue(conn: Connection, ids, as_of: dt.date) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- components
 
 
+def _change_words(subject: str, change_pct: float, span: str, detail: str, unchanged: str) -> str:
+    """ "usage down 46% vs the previous 30 days (120 -> 65 events)", or up, or `unchanged` within 1%."""
+    pct = round(change_pct)
+    if pct <= -1:
+        return f"{subject} down {-pct}% {span} ({detail})"
+    if pct >= 1:
+        return f"{subject} up {pct}% {span} ({detail})"
+    return f"{subject} {unchanged} {span} ({detail})"
+
+
 def _engagement(acc, row) -> tuple[float | None, str, dict]:
     er, ep = (_int(row.events_recent), _int(row.events_previous)) if row else (0, 0)
     ur, up, seats = (_int(row.users_recent), _int(row.users_previous), _int(row.seats)) if row else (0, 0, 0)
@@ -339,12 +349,7 @@ def _engagement(acc, row) -> tuple[float | None, str, dict]:
     if ep > 0:
         change = 100.0 * (er - ep) / ep
         facts["usage_change_pct"] = round(change, 1)
-        if round(change) <= -1:
-            words = f"usage down {-round(change)}% vs the previous 30 days ({ep} -> {er} events)"
-        elif round(change) >= 1:
-            words = f"usage up {round(change)}% vs the previous 30 days ({ep} -> {er} events)"
-        else:
-            words = f"usage steady vs the previous 30 days ({ep} -> {er} events)"
+        words = _change_words("usage", change, "vs the previous 30 days", f"{ep} -> {er} events", "steady")
     elif er > 0:
         words = f"usage picked up: {_plural(er, 'event')} in the last 30 days, none in the 30 before"
     else:
@@ -400,12 +405,7 @@ def _revenue_component(row) -> tuple[float | None, str, dict]:
     if start > 0:
         change = 100.0 * (end - start) / start
         facts["mrr_change_pct"] = round(change, 1)
-        if round(change) <= -1:
-            words = f"MRR down {-round(change)}% over 3 months ({_money(start)} -> {_money(end)})"
-        elif round(change) >= 1:
-            words = f"MRR up {round(change)}% over 3 months ({_money(start)} -> {_money(end)})"
-        else:
-            words = f"MRR flat over 3 months ({_money(start)} -> {_money(end)})"
+        words = _change_words("MRR", change, "over 3 months", f"{_money(start)} -> {_money(end)}", "flat")
     else:
         words = f"new MRR over 3 months (0 -> {_money(end)})"
     if end < peak and peak > start:
