@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from sqlalchemy import Connection, Engine, event
 
 from kpi_core.catalog import KpiDef, catalog
@@ -27,13 +29,9 @@ def query(engine: Engine | Connection, request: KpiRequest, config: KpiConfig | 
     config = config or load_config()
     ctx = QueryContext(request.period, request.scope, config)
     previous_period = request.period.previous()
-    if isinstance(engine, Connection):
-        current = kdef.compute(engine, ctx)
-        prev = kdef.compute(engine, ctx.with_period(previous_period))
-    else:
-        with engine.connect() as conn:
-            current = kdef.compute(conn, ctx)
-            prev = kdef.compute(conn, ctx.with_period(previous_period))
+    with nullcontext(engine) if isinstance(engine, Connection) else engine.connect() as conn:
+        current = kdef.compute(conn, ctx)
+        prev = kdef.compute(conn, ctx.with_period(previous_period))
     return KpiResult(
         kpi=kdef.id,
         name=kdef.name,

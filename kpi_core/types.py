@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,8 +124,3 @@ class KpiResult:
         if self.value is None or self.previous is None or self.previous.value is None:
             return None
         return round(self.value - self.previous.value, 4)
-
-
-def today_in(tz) -> dt.date:
-    """Today's date in a time zone."""
-    return dt.datetime.now(tz).date()
