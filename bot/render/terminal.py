@@ -96,7 +96,9 @@ def _at_risk(answer: AtRiskAnswer) -> RenderableType:
         table.add_row(Text(h.account.name, style=BAND_STYLE.get(h.band, "")),
                       "-" if h.score is None else f"{h.score:.0f}", "\n".join(r.text for r in a.rules),
                       h.owner or "-")
-    return Panel(table, title=f"{len(answer.accounts)} customers at risk as of {answer.as_of.isoformat()}",
+    count = len(answer.accounts)
+    who = "customer is" if count == 1 else "customers are"
+    return Panel(table, title=f"{count} {who} at risk as of {answer.as_of.isoformat()}",
                  title_align="left")
 
 
