@@ -18,7 +18,8 @@
   deleted, rows of other slices are kept. Re-importing the same file therefore gives the same rows,
   and two identical rows inside one file are both kept (they are two events). Memory stays flat
   whatever the file size: the slices are worked out by the database from the rows just inserted.
-- Every imported file is recorded in `import_runs` (kind, absolute source path, rows, UTC time).
+- Every imported file is recorded in `import_runs` (kind, absolute source path, rows, UTC time), and its
+  table's load in `table_loads` (source `import`; storage/freshness.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.csv_rules import BAD, FILE_NAMES, KINDS, FileSpec, RowPlan, file_specs
+from storage.freshness import record_load
 from storage.models import Account, ImportRun, UsageEvent
 
 __all__ = ["CsvImportError", "FileSummary", "ImportReport", "import_paths"]
@@ -130,6 +132,8 @@ def import_paths(
                 insert(ImportRun),
                 [{"kind": s.kind, "source": s.path, "rows": s.rows, "imported_at": now} for s in summaries],
             )
+        for s in summaries:
+            record_load(conn, table=s.kind, source="import", loaded_at=now, rows=s.rows, detail=s.path)
     return ImportReport(tuple(summaries))
 
 

@@ -303,3 +303,32 @@ class RiskAlert(Base):
 
 
 DATA_TABLES = (Account, Revenue, Invoice, Survey, Ticket, UsageEvent, Cost)
+
+
+class SourceRow(Base):
+    """Which source wrote which keyed row (storage/provenance.py): a sync may remove only its own rows.
+
+    `row_key` is the row's natural key, its parts joined by U+001F (see provenance.row_key).
+    """
+
+    __tablename__ = "source_rows"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+
+
+class TableLoad(Base):
+    """The last successful load of each data-contract table by each source (`import` or a source name).
+
+    What freshness (`data_as_of`, `stale`) is computed from; one row per (table, source), updated in the
+    same transaction as the rows it describes.
+    """
+
+    __tablename__ = "table_loads"
+
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    rows: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)  # e.g. the imported file or the sync id
