@@ -434,7 +434,12 @@ def test_error_blocks_show_message_and_usage_safely_truncated():
 
 def test_error_usage_cannot_close_our_code_block():
     data = check_slack_json(error_blocks("bad", "use ```this``` & <that>"))
-    assert data[1]["text"]["text"] == "```\nuse '''this''' &amp; &lt;that&gt;\n```"
+    assert data[1]["text"]["text"] == "```\nuse this &amp; &lt;that&gt;\n```"
+
+
+def test_error_usage_in_a_code_block_has_no_literal_backticks():
+    data = check_slack_json(error_blocks("bad", "Usage: `/nps [period]`, `/kpi list`"))
+    assert data[1]["text"]["text"] == "```\nUsage: /nps [period], /kpi list\n```"
 
 
 def test_ambiguous_blocks_one_button_per_candidate():

@@ -26,7 +26,15 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render.formats import format_delta, format_number, format_value
-from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
+from kpi_core.answers import (
+    Answer,
+    AtRiskAnswer,
+    CatalogAnswer,
+    HealthAnswer,
+    KpiAnswer,
+    OverviewAnswer,
+    ValuesAnswer,
+)
 from kpi_core.catalog import KpiDef
 from kpi_core.health import AccountHealth, HealthOverview
 from kpi_core.risk import AtRisk
@@ -302,9 +310,47 @@ def _catalog(answer: CatalogAnswer) -> list[Block]:
     ]
 
 
+GROUPS_SHOWN = 40
+VALUES_SHOWN = 60
+
+
+def _group_key(by: str | None, key: str) -> str:
+    return mention(key) if by == "owner" else escape(key)
+
+
+def _groups(answer: KpiAnswer) -> list[Block]:
+    """The total's card, then one line per group (best first), "and N more" past GROUPS_SHOWN."""
+    r = answer.result
+    groups = answer.groups or ()
+    lines = [f"*{escape(r.name)} by {escape(answer.by or '')}*"]
+    for g in groups[:GROUPS_SHOWN]:
+        value = format_value(g.value, r.unit) if g.value is not None else "no data"
+        change = "" if g.delta is None else f", {g.delta:+,.2f} vs {format_value(g.previous, r.unit)}"
+        lines.append(f"• {_group_key(answer.by, g.key)}: *{value}* (n={g.sample:,}{change})")
+    if len(groups) > GROUPS_SHOWN:
+        lines.append(f"…and {len(groups) - GROUPS_SHOWN} more (`csbot ask --json` lists them all)")
+    if not groups:
+        lines.append(f"No {escape(answer.by or '')} values in the store to group by.")
+    return [*_kpi(r), *_sections(lines, 5)]
+
+
+def _values(answer: ValuesAnswer) -> list[Block]:
+    plural = {"segment": "Segments", "owner": "Owners", "feature": "Features"}[answer.dimension]
+    if not answer.values:
+        return [_header(plural), _section(f"No {plural.lower()} in the store yet.")]
+    lines = [f"• {_group_key(answer.dimension, v.value)}: {v.accounts:,} account{'s' if v.accounts != 1 else ''}"
+             for v in answer.values[:VALUES_SHOWN]]
+    if len(answer.values) > VALUES_SHOWN:
+        lines.append(f"…and {len(answer.values) - VALUES_SHOWN} more")
+    return [_header(plural), *_sections(lines, 5),
+            _context(f"Use one as a scope, e.g. `/kpi nps {answer.dimension}:…`")]
+
+
 def _body(answer: Answer) -> list[Block]:
+    if isinstance(answer, ValuesAnswer):
+        return _values(answer)
     if isinstance(answer, KpiAnswer):
-        return _kpi(answer.result)
+        return _groups(answer) if answer.groups is not None else _kpi(answer.result)
     if isinstance(answer, HealthAnswer):
         return _health(answer.health)
     if isinstance(answer, OverviewAnswer):
@@ -337,6 +383,8 @@ def shared_blocks(answer: Answer, shared_by: str) -> list[Block]:
 
 
 def _notification(answer: Answer) -> str:
+    if isinstance(answer, ValuesAnswer):
+        return f"{len(answer.values)} {answer.dimension}{'s' if len(answer.values) != 1 else ''}"
     if isinstance(answer, KpiAnswer):
         r = answer.result
         text = f"{r.name}, {r.period.label}: {format_value(r.value, r.unit)}"
@@ -374,8 +422,8 @@ def error_blocks(message: str, usage: str | None = None) -> list[Block]:
     lines = escape(message).splitlines() or [""]
     blocks = _sections([f":warning: {lines[0]}", *lines[1:]], USAGE_SECTIONS_MAX)
     if usage:
-        # In a code block, one per section (a fence never spans two sections); triple backticks defused.
-        lines = escape(usage.replace("```", "'''")).splitlines()
+        # In a code block, one per section (a fence never spans two sections); backticks removed.
+        lines = escape(usage.replace("`", "")).splitlines()  # inline backticks would show literally
         chunks = pack_lines(lines, SECTION_TEXT_MAX - len("```\n\n```"))
         if len(chunks) > USAGE_SECTIONS_MAX:
             chunks = chunks[:USAGE_SECTIONS_MAX]

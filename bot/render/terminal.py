@@ -9,7 +9,16 @@ from rich.text import Text
 
 from bot.render.formats import format_delta, format_value
 from bot.render.formats import format_number as _num
-from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
+from kpi_core.answers import (
+    Answer,
+    AtRiskAnswer,
+    CatalogAnswer,
+    HealthAnswer,
+    KpiAnswer,
+    OverviewAnswer,
+    ValuesAnswer,
+)
+from kpi_core.breakdowns import Group as KpiGroup
 from kpi_core.health import AccountHealth
 from kpi_core.types import KpiResult
 
@@ -116,9 +125,45 @@ def _catalog(answer: CatalogAnswer) -> RenderableType:
     return Panel(table, title="KPI catalog", title_align="left")
 
 
+def _group_key(by: str | None, key: str) -> str:
+    return f"@{key}" if by == "owner" else key
+
+
+def _groups(answer: KpiAnswer) -> RenderableType:
+    r = answer.result
+    table = Table(box=None, header_style="bold", title=f"{r.name} by {answer.by}")
+    table.add_column((answer.by or "group").capitalize())
+    for col in ("Value", "Sample", "vs previous"):
+        table.add_column(col, justify="right")
+    groups: tuple[KpiGroup, ...] = answer.groups or ()
+    for g in groups:
+        was = format_value(g.previous, r.unit)
+        change = "no comparison" if g.delta is None else f"{g.delta:+,.2f} (was {was})"
+        table.add_row(_group_key(answer.by, g.key), format_value(g.value, r.unit) if g.value is not None
+                      else f"no data ({g.reason})" if g.reason else "no data",
+                      f"{g.sample:,}", change)
+    table.add_row(Text("Total", style="bold"), Text(format_value(r.value, r.unit), style="bold"),
+                  f"{r.sample:,}", "")
+    return Group(_kpi(r), table)
+
+
+def _values(answer: ValuesAnswer) -> RenderableType:
+    plural = {"segment": "Segments", "owner": "Owners", "feature": "Features"}[answer.dimension]
+    if not answer.values:
+        return Panel(f"No {plural.lower()} in the store yet.", title=plural, title_align="left")
+    table = Table(box=None, header_style="bold")
+    table.add_column(answer.dimension.capitalize())
+    table.add_column("Accounts", justify="right")
+    for v in answer.values:
+        table.add_row(_group_key(answer.dimension, v.value), f"{v.accounts:,}")
+    return Panel(table, title=plural, title_align="left")
+
+
 def render(answer: Answer) -> RenderableType:
+    if isinstance(answer, ValuesAnswer):
+        return _values(answer)
     if isinstance(answer, KpiAnswer):
-        return _kpi(answer.result)
+        return _groups(answer) if answer.groups is not None else _kpi(answer.result)
     if isinstance(answer, HealthAnswer):
         return _health(answer.health)
     if isinstance(answer, OverviewAnswer):
