@@ -472,7 +472,8 @@ def split_period(period: Period, kind: str, *, whole_first: bool = False) -> lis
         name = _unit_name(kind, unit_start)
         if cursor == unit_start:
             cut = end < _unit_end(kind, cursor)
-            pieces.append(Period(cursor, end, f"{name}, to {end.isoformat()}" if cut else name, kind, cut))
+            at_today = cut and end == period.end and period.truncated
+            pieces.append(Period(cursor, end, f"{name}, to {end.isoformat()}" if cut else name, kind, at_today))
         else:
             pieces.append(Period(cursor, end, f"{cursor.isoformat()} to {end.isoformat()}", "range"))
         cursor = end + _ONE_DAY

@@ -625,7 +625,7 @@ def test_extract_future_end_is_cut():
         ("Oct 2026", "2026-10-01", "2026-10-31"),
     ],
 )
-def test_natural_spellings(text, start, end):
+def test_past_previous_and_bare_month_spellings(text, start, end):
     assert span(parse_period(text, TODAY)) == (start, end)
 
 

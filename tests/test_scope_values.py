@@ -139,3 +139,17 @@ def test_help_names_every_place_to_look_values_up(data):
     for place in ("/kpi list", "/kpi segments", "/kpi owners", "/kpi features"):
         assert place in text
     assert isinstance(parse(data, "/kpi nps segment:smb"), KpiCommand)
+
+
+def test_value_lists_render_in_json_slack_and_terminal(data):
+    from bot.render.blocks import answer_blocks
+    from bot.render.json_out import answer_to_json
+    from bot.render.terminal import render
+    from tests.test_render_blocks import check_slack_json
+
+    answer = ask(data, "/kpi owners", TODAY, UTC_CONFIG)
+    assert answer_to_json(answer) == {"command": "/kpi", "dimension": "owner",
+                                      "values": [{"value": "U0JANE", "accounts": 2}, {"value": "U0BOB", "accounts": 1}]}
+    blocks = check_slack_json(answer_blocks(answer))
+    assert "<@U0JANE>: 2 accounts" in str(blocks)
+    assert render(answer) is not None
