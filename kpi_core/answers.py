@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from kpi_core.breakdowns import Group, breakdown
 from kpi_core.catalog import KpiDef, catalog
@@ -25,6 +25,7 @@ from kpi_core.health import AccountHealth, HealthOverview, account_health, healt
 from kpi_core.risk import AtRisk, at_risk
 from kpi_core.scope_values import ValueCount, known_values
 from kpi_core.types import KpiResult, Scope, UserError
+from storage.models import Account
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,27 @@ def run(engine: Engine, command: Command, config: KpiConfig) -> Answer:
     raise TypeError(f"unknown command {command!r}")
 
 
+class EmptyStoreError(UserError):
+    """The store has no accounts: every answer would be "no data", so say how to fill it instead."""
+
+    def __init__(self) -> None:
+        super().__init__("The csbot store has no accounts yet, so there is nothing to answer from: run "
+                         "`csbot import` first, or check --db / CSBOT_DATABASE_URL.")
+
+
+def _has_accounts(conn) -> bool:
+    return conn.scalar(select(Account.account_id).limit(1)) is not None
+
+
 def ask(engine: Engine, text: str, today: dt.date, config: KpiConfig) -> Answer:
-    """Parse and answer one command text."""
+    """Parse and answer one command text (an empty store answers with how to fill it, not "no data")."""
     with engine.connect() as conn:
-        command = parse_command(conn, text, today)
+        try:
+            command = parse_command(conn, text, today)
+        except UserError:
+            if not _has_accounts(conn):
+                raise EmptyStoreError() from None
+            raise
+        if not isinstance(command, CatalogCommand | DigestCommand) and not _has_accounts(conn):
+            raise EmptyStoreError()
     return run(engine, command, config)
