@@ -467,6 +467,8 @@ class RowPlan:
                 kept = self.stored.get(tuple(by_name[k] for k in self.spec.key), {}) if self.stored is not None else {}
                 for name in self.absent:
                     by_name[name] = kept.get(name, by_name[name]) if self.stored is not None else BAD
+                    if name in kept:  # the row offered to the database satisfies its CHECKs as the stored one
+                        values[self.index[name]] = kept[name]
             raw = {c.name: cells[i].strip() for c, i in self.plan if i is not None}
             problems.extend(rules(by_name, raw))
         return values, problems
