@@ -43,6 +43,7 @@ class KpiDef:
     uses_feature: bool = False
     family: str = ""
     month_based: bool = False  # computed over whole months (end month vs start month): a series is monthly
+    sampled: bool = True  # a rate or average over its sample (False: a count or a sum, never "too few")
     grouped: Callable[[Connection, QueryContext, ColumnElement, list[str]], dict[str, Measure]] | None = None
     """One grouped query: a Measure per key of the group column (kpi_core.breakdowns); None = one query a group."""
 

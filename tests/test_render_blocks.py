@@ -212,7 +212,7 @@ def test_kpi_answer_shows_value_period_delta_sample_breakdown_and_formula():
 
 def test_money_and_percent_values():
     money = check_slack_json(answer_blocks(KpiAnswer("/mrr", kpi_result(1234.0, 1000.0, unit="money"))))
-    assert "*$1,234.00*" in money[1]["text"]["text"] and "▲ +234.00" in money[1]["text"]["text"]
+    assert "*$1,234.00*" in money[1]["text"]["text"] and "▲ +$234.00" in money[1]["text"]["text"]
     pct = check_slack_json(answer_blocks(KpiAnswer("/churn", kpi_result(4.25, 5.0, unit="%"))))
     assert "*4.2%*" in pct[1]["text"]["text"] or "*4.3%*" in pct[1]["text"]["text"]
     assert "▼ -0.8 pts" in pct[1]["text"]["text"]

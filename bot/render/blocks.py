@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render.formats import format_delta, format_number, format_value
+from bot.render.formats import format_delta, format_number, format_value, too_few_note
 from kpi_core.answers import (
     Answer,
     AtRiskAnswer,
@@ -194,7 +194,7 @@ def _kpi(r: KpiResult) -> list[Block]:
     if r.value is None:
         head = f"No data: {escape(r.reason or 'nothing to count in this period')}"
     else:
-        head = f"*{format_value(r.value, r.unit)}*"
+        head = f"*{format_value(r.value, r.unit)}*" + (f" {too_few_note(r)}" if r.too_few else "")
     lines = [
         head,
         escape(r.period.describe()) + (" _(cut at today)_" if r.period.truncated else ""),

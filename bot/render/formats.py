@@ -29,15 +29,26 @@ def format_delta(result: KpiResult) -> tuple[str, str]:
     delta = result.delta
     if delta is None:
         return "no comparison", "dim"
+    if result.too_few:
+        return f"{delta:+,.1f} {too_few_note(result)}", "dim"  # no arrow, no colour: not a real move
     if abs(delta) < 1e-9:
         return "▶ no change", "dim"
     arrow = "▲" if delta > 0 else "▼"
     good = (delta > 0) == result.higher_is_better
     unit = result.unit
-    shown = f"{delta:+,.2f}" if unit == "money" else f"{delta:+,.1f}"
+    shown = f"{'+' if delta > 0 else '-'}${abs(delta):,.2f}" if unit == "money" else f"{delta:+,.1f}"
     if unit == "%":
         shown += " pts"
     return f"{arrow} {shown}", "green" if good else "red"
+
+
+def too_few_note(result: KpiResult) -> str:
+    """"(n=3, too few to compare)": the sample below the KPI setting min_sample that makes a change meaningless."""
+    samples = [result.sample]
+    if result.previous is not None and result.previous.sample is not None and result.previous.value is not None:
+        samples.append(result.previous.sample)
+    small = min(n for n in samples if n > 0)
+    return f"(n={small:,}, too few to compare)"
 
 
 def format_number(value: Any) -> str:

@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.render.formats import format_delta, format_value
+from bot.render.formats import format_delta, format_value, too_few_note
 from bot.render.formats import format_number as _num
 from kpi_core.answers import (
     Answer,
@@ -27,6 +27,8 @@ BAND_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red",
 
 def _kpi(result: KpiResult) -> RenderableType:
     value = Text(format_value(result.value, result.unit), style="bold")
+    if result.too_few and result.value is not None:
+        value.append(f" {too_few_note(result)}", style="dim")
     delta_text, delta_style = format_delta(result)
     grid = Table.grid(padding=(0, 2))
     grid.add_row("Value", value)

@@ -126,11 +126,11 @@ KPIS = [
     KpiDef(
         "customers", "Customer count",
         "customers on the last day of the period (became customer on or before it, not churned by then)",
-        "count", True, ("accounts",), "customers at end", customers, family="customers",
+        "count", True, ("accounts",), "customers at end", customers, family="customers", sampled=False,
     ),
     KpiDef(
         "new_customers", "New customers", "accounts whose became_customer_at is in the period",
-        "count", True, ("accounts",), "new customers", new_customers, family="customers",
+        "count", True, ("accounts",), "new customers", new_customers, family="customers", sampled=False,
     ),
     KpiDef(
         "trial_conversion", "Free-trial conversion",

@@ -389,6 +389,7 @@ KPIS = [
     KpiDef(
         "mrr", "Monthly recurring revenue", "sum of MRR of the month containing the period's last day",
         "money", True, ("revenue",), "paying accounts", mrr, family="revenue", month_based=True,
+        sampled=False,
     ),
     KpiDef(
         "nrr", "Net revenue retention",
