@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render.formats import format_delta, format_number, format_value, too_few_note
+from bot.render.formats import format_delta, format_number, format_score, format_value, percent_shares, too_few_note
 from kpi_core.answers import (
     Answer,
     AtRiskAnswer,
@@ -115,7 +115,7 @@ def pack_lines(lines: Iterable[str], limit: int = SECTION_TEXT_MAX) -> list[str]
 
 
 def _score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
+    return format_score(score)
 
 
 def _band(band: str | None) -> str:
@@ -217,17 +217,18 @@ def trend_line(h: AccountHealth) -> str:
 
 
 def _health(h: AccountHealth) -> list[Block]:
-    score = "No score (no data for any component)" if h.score is None else f"*{h.score:.0f}/100*"
+    score = "No score (no data for any component)" if h.score is None else f"*{format_score(h.score)}/100*"
     blocks: list[Block] = [
         _header(f"Health of {h.account.name}"),
         _section(f"{score}  {BAND_EMOJI.get(h.band or '', UNSCORED_EMOJI)} *{(h.band or 'unscored').upper()}*"
                  f"  ·  as of {h.as_of.isoformat()}"),
     ]
     if h.components:
+        shares = percent_shares([c.weight for c in h.components])
         blocks.append(_fields([
             f"*{escape(c.name)}*: {'missing' if c.score is None else f'{c.score:.0f}'}"
-            f" (weight {c.weight:.0%})\n{escape(c.detail)}"
-            for c in h.components
+            f" (weight {share}%)\n{escape(c.detail)}"
+            for c, share in zip(h.components, shares, strict=True)
         ]))
     if h.drivers:
         blocks.extend(_sections(["*Pulling it down:*", *(f"• {escape(d)}" for d in h.drivers)], 3))
@@ -392,7 +393,7 @@ def _notification(answer: Answer) -> str:
         return text + (f" ({delta})" if r.delta is not None else "")
     if isinstance(answer, HealthAnswer):
         h = answer.health
-        score = "no score" if h.score is None else f"{h.score:.0f}/100"
+        score = "no score" if h.score is None else f"{format_score(h.score)}/100"
         return f"Health of {h.account.name}: {score} ({h.band or 'unscored'})"
     if isinstance(answer, OverviewAnswer):
         o = answer.overview

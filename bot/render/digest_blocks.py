@@ -40,7 +40,7 @@ from bot.render.blocks import (
     escape,
     mention,
 )
-from bot.render.formats import format_delta, format_value
+from bot.render.formats import format_delta, format_score, format_value
 from kpi_core.digest import DigestContent, Mover, RenewalDue
 from kpi_core.periods import Period
 from kpi_core.risk import AtRisk
@@ -86,7 +86,7 @@ class AlertState:
 
 
 def _score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
+    return format_score(score)
 
 
 def _band(band: str | None) -> str:

@@ -51,6 +51,26 @@ def too_few_note(result: KpiResult) -> str:
     return f"(n={small:,}, too few to compare)"
 
 
+def format_score(score: float | None, none: str = "–") -> str:
+    """A health score as precise as its band: 70 -> "70", 69.9 -> "69.9" (never "70" for a yellow 69.9)."""
+    if score is None:
+        return none
+    return f"{score:.1f}".removesuffix(".0")
+
+
+def percent_shares(weights: list[float]) -> list[int]:
+    """Whole percentages of `weights` that add up to exactly 100 (largest remainder), all 0 when they sum to 0."""
+    total = sum(weights)
+    if total <= 0:
+        return [0] * len(weights)
+    exact = [100 * w / total for w in weights]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in by_remainder[: 100 - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
 def format_number(value: Any) -> str:
     """A breakdown number: floats with 2 decimals, ints with thousands separators, anything else as is."""
     if isinstance(value, float):

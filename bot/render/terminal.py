@@ -7,7 +7,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.render.formats import format_delta, format_value, too_few_note
+from bot.render.formats import format_delta, format_score, format_value, percent_shares, too_few_note
 from bot.render.formats import format_number as _num
 from kpi_core.answers import (
     Answer,
@@ -53,7 +53,7 @@ def _kpi(result: KpiResult) -> RenderableType:
 def _health(h: AccountHealth) -> RenderableType:
     title = f"Health of {h.account.name} ({h.account.id}) as of {h.as_of.isoformat()}"
     head = Text.assemble(
-        ("no score" if h.score is None else f"{h.score:.0f}/100", "bold"),
+        ("no score" if h.score is None else f"{format_score(h.score)}/100", "bold"),
         "  ",
         ((h.band or "unscored").upper(), BAND_STYLE.get(h.band, "dim")),
     )
@@ -62,9 +62,9 @@ def _health(h: AccountHealth) -> RenderableType:
     table.add_column("Score", justify="right")
     table.add_column("Weight", justify="right")
     table.add_column("What it says")
-    for c in h.components:
+    for c, share in zip(h.components, percent_shares([c.weight for c in h.components]), strict=True):
         score = "missing" if c.score is None else f"{c.score:.0f}"
-        table.add_row(c.name, score, f"{c.weight:.0%}", c.detail)
+        table.add_row(c.name, score, f"{share}%", c.detail)
     parts: list[RenderableType] = [head, table]
     if h.drivers:
         parts.append(Text("Pulling it down: " + "; ".join(h.drivers), style="yellow"))
@@ -72,7 +72,7 @@ def _health(h: AccountHealth) -> RenderableType:
         parts.append(Text("No data for: " + ", ".join(h.missing) + " (left out, others re-weighted)", style="dim"))
     if h.trend:
         parts.append(Text("Trend: " + "  ".join(
-            f"{day.strftime('%d %b')}: {'-' if v is None else f'{v:.0f}'}" for day, v in h.trend)))
+            f"{day.strftime('%d %b')}: {format_score(v, '-')}" for day, v in h.trend)))
     owner = f"Owner <@{h.owner}>" if h.owner else "No owner"
     parts.append(Text(f"{owner} · segment {h.segment or '-'}", style="dim"))
     return Panel(Group(*parts), title=title, title_align="left")
@@ -87,7 +87,7 @@ def _overview(answer: OverviewAnswer) -> RenderableType:
     for col in ("Account", "Score", "Band", "Pulling it down", "Owner"):
         table.add_column(col)
     for h in o.lowest:
-        table.add_row(h.account.name, "-" if h.score is None else f"{h.score:.0f}",
+        table.add_row(h.account.name, format_score(h.score, "-"),
                       Text(h.band or "-", style=BAND_STYLE.get(h.band, "dim")), "; ".join(h.drivers[:2]),
                       h.owner or "-")
     mean = "no data" if o.mean is None else f"{o.mean:.1f}"
@@ -105,7 +105,7 @@ def _at_risk(answer: AtRiskAnswer) -> RenderableType:
     for a in answer.accounts:
         h = a.health
         table.add_row(Text(h.account.name, style=BAND_STYLE.get(h.band, "")),
-                      "-" if h.score is None else f"{h.score:.0f}", "\n".join(r.text for r in a.rules),
+                      format_score(h.score, "-"), "\n".join(r.text for r in a.rules),
                       h.owner or "-")
     count = len(answer.accounts)
     who = "customer is" if count == 1 else "customers are"
