@@ -41,6 +41,7 @@ from kpi_core.risk import AtRisk
 from kpi_core.types import AmbiguousAccountError, KpiResult, Scope
 
 SHARE_ACTION = "share_answer"
+SHOW_ALL_ACTION = "show_all_at_risk"
 PICK_ACCOUNT_ACTION = "pick_account"
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks)
@@ -287,9 +288,19 @@ def _at_risk(answer: AtRiskAnswer) -> list[Block]:
     blocks: list[Block] = [_header(f"{n} customer{'s' if n != 1 else ''} at risk, worst first")]
     blocks.extend(_at_risk_section(a) for a in answer.accounts[:AT_RISK_SHOWN])
     if n > AT_RISK_SHOWN:
-        blocks.append(_context(f"…and {n - AT_RISK_SHOWN} more at risk (`csbot ask \"/atrisk\" --json` lists all)"))
+        blocks.append(_context(f"…and {n - AT_RISK_SHOWN} more at risk: *Show all* sends you the full list as a "
+                               "CSV file in a direct message."))
     blocks.append(_context(where))
     return blocks
+
+
+def _show_all_button(answer: Answer, request_value: str) -> ActionsBlock | None:
+    """/atrisk past AT_RISK_SHOWN accounts: a "Show all" button (the whole list as a CSV file, sent by DM)."""
+    if not isinstance(answer, AtRiskAnswer) or len(answer.accounts) <= AT_RISK_SHOWN:
+        return None
+    if len(request_value) > BUTTON_VALUE_MAX:
+        return None
+    return ActionsBlock(elements=[_button(f"Show all {len(answer.accounts)}", SHOW_ALL_ACTION, request_value)])
 
 
 def _catalog(answer: CatalogAnswer) -> list[Block]:
@@ -370,6 +381,9 @@ def answer_blocks(answer: Answer, *, share_value: str | None = None) -> list[Blo
     without the button and with a line saying it cannot be shared.
     """
     blocks = _body(answer)
+    show_all = _show_all_button(answer, share_value) if share_value is not None else None
+    if show_all is not None:
+        blocks.append(show_all)
     if share_value is not None:
         if len(share_value) <= BUTTON_VALUE_MAX:
             blocks.append(ActionsBlock(elements=[_button("Share in channel", SHARE_ACTION, share_value, "primary")]))
