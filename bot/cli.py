@@ -186,7 +186,8 @@ def _today(as_of: str | None):
 
 @main.command()
 @click.argument("text")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (commands.md) instead of a card.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object instead of a card (its fields: README.md, 'Command line').")
 @AS_OF_OPTION
 @DB_OPTION
 def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
@@ -268,10 +269,31 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
             console.print(help_text(), highlight=False, markup=False)
             continue
         try:
+            if _is_digest_preview(line):
+                console.print(_digest_preview(engine, config, today))
+                continue
             console.print(render(answer_text(engine, line, today, config)))
         except (UserError, PeriodError) as exc:
             console.print(str(exc), style="red", markup=False, highlight=False)
     engine.dispose()
+
+
+def _is_digest_preview(line: str) -> bool:
+    from kpi_core.commands import split_command
+
+    try:
+        head, words = split_command(line)
+    except UserError:
+        return False
+    return head == "digest" and (not words or words[0].lower() == "preview")
+
+
+def _digest_preview(engine, config: KpiConfig, today):
+    """`/digest preview` at the prompt: the default weekly digest as it would be posted now."""
+    from bot.render.terminal import render_digest
+    from kpi_core.digest import build_digest
+
+    return render_digest(build_digest(engine, today, config))
 
 
 def _holds_demo(engine) -> bool:
@@ -430,9 +452,11 @@ def scheduler(db_url: str | None) -> None:
 @main.command()
 @click.option("--channel", required=True, metavar="ID", help="Slack channel id to post to (e.g. C0123ABCD).")
 @click.option("--dry-run", is_flag=True, help="Print the digest's text and Block Kit JSON; post nothing.")
+@click.option("--chart-out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="With --dry-run: also write the digest chart (PNG) to PATH.")
 @AS_OF_OPTION
 @DB_OPTION
-def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -> None:
+def digest(channel: str, dry_run: bool, chart_out: Path | None, as_of: str | None, db_url: str | None) -> None:
     """Post the digest to a channel now (with its subscription's KPIs and cadence, or the defaults)."""
     from bot.jobs.digest_job import build_message, post_now
     from bot.jobs.posting import DeliveryFailure
@@ -446,7 +470,11 @@ def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -
             message = build_message(engine, config, sub, today)
             click.echo(message.text)
             click.echo(json.dumps(message.blocks, indent=2, ensure_ascii=False))
+            if chart_out is not None:
+                _write_chart(message.content, chart_out)
             return
+        if chart_out is not None:
+            raise click.UsageError("--chart-out goes with --dry-run (a posted digest uploads its chart to Slack).")
         ctx = _job_context(engine, config, token)
         try:
             posted = post_now(ctx, channel=channel, sub=sub, today=today)
@@ -457,6 +485,17 @@ def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+def _write_chart(content, path: Path) -> None:
+    from bot.render.chart import digest_chart
+
+    png = digest_chart(content)
+    if png is None:
+        click.echo(f"No chart written to {path}: no charted KPI has a value in these periods.", err=True)
+        return
+    path.write_bytes(png)
+    click.echo(f"Chart written to {path} ({len(png):,} bytes).", err=True)
 
 
 @main.command("scan-risk")

@@ -69,3 +69,19 @@ def test_demo_uses_its_own_store_and_team_imports_refuse_it(tmp_path):
     assert run(["import", str(tmp_path / "a"), "--db", team]).returncode == 0
     refused = run(["demo", "--db", team], stdin="quit\n")
     assert refused.returncode == 1 and "holds your own data" in refused.stderr
+
+
+def test_digest_preview_in_demo_and_dry_run_chart_out_with_csbot_now(tmp_path):
+    demo = run(["demo", "--accounts", "20"], cwd=tmp_path, stdin="/digest preview\nquit\n",
+               env={"CSBOT_NOW": "2026-11-23T08:00:00Z"})
+    assert demo.returncode == 0, demo.stderr
+    # CSBOT_NOW (Monday 23 November 2026) is "now": the last complete week is week 47 (16-22 November)
+    assert "Weekly digest: week 47 of 2026" in demo.stdout
+    db = f"sqlite:///{tmp_path}/csbot-demo.db"
+    chart = tmp_path / "digest.png"
+    dry = run(["digest", "--channel", "C0TEST", "--dry-run", "--chart-out", str(chart), "--db", db],
+              env={"CSBOT_NOW": "2026-11-23T08:00:00Z"})
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("Weekly digest: week 47 of 2026")
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert "will be unused" not in dry.stderr + demo.stderr

@@ -104,3 +104,34 @@ def test_month_based_kpi_line_in_a_weekly_digest_says_its_month():
 def test_config_default_matches_dataclass_default():
     assert KpiConfig().min_sample == load_config().min_sample
     assert Scope().is_empty
+
+
+def test_today_follows_csbot_now_in_the_reporting_time_zone(monkeypatch):
+    from kpi_core import clock
+
+    monkeypatch.delenv("CSBOT_AS_OF", raising=False)
+    monkeypatch.setenv("CSBOT_NOW", "2026-01-05T23:30:00Z")
+    assert clock.today(KpiConfig("UTC")) == dt.date(2026, 1, 5)
+    assert clock.today(KpiConfig("Europe/Berlin")) == dt.date(2026, 1, 6)  # 00:30 in Berlin
+    monkeypatch.setenv("CSBOT_AS_OF", "2026-02-01")
+    assert clock.today(KpiConfig("UTC")) == dt.date(2026, 2, 1)  # CSBOT_AS_OF still wins
+
+
+def test_no_token_unused_warning_at_start(monkeypatch, caplog):
+    import logging
+
+    from bot.app import build_app
+    from bot.services import Services
+    from bot.settings import load_slack_settings
+    from storage.db import make_engine
+    from tests.slack_wire import FakeSlackApi
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1234-5678-secrettokenvalue")  # Bolt reads it too
+    engine = make_engine("sqlite://")
+    with FakeSlackApi() as api, caplog.at_level(logging.WARNING):
+        settings = load_slack_settings({"SLACK_BOT_TOKEN": "xoxb-1234-5678-secrettokenvalue",
+                                        "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+                                        "CSBOT_SLACK_API_URL": api.base_url})
+        build_app(settings, Services.create(engine, UTC_CONFIG))
+    engine.dispose()
+    assert caplog.records is not None and "will be unused" not in caplog.text

@@ -19,6 +19,7 @@ from kpi_core.answers import (
     ValuesAnswer,
 )
 from kpi_core.breakdowns import Group as KpiGroup
+from kpi_core.digest import DigestContent
 from kpi_core.health import AccountHealth
 from kpi_core.types import KpiResult
 
@@ -159,6 +160,35 @@ def _values(answer: ValuesAnswer) -> RenderableType:
     for v in answer.values:
         table.add_row(_group_key(answer.dimension, v.value), f"{v.accounts:,}")
     return Panel(table, title=plural, title_align="left")
+
+
+def render_digest(content: DigestContent) -> RenderableType:
+    """The digest as `/digest preview` shows it, for the terminal (`csbot demo`)."""
+    lines: list[RenderableType] = []
+    p = content.period
+    for r in content.results:
+        own = "" if (r.period.start, r.period.end) == (p.start, p.end) else f"  [{r.period.label}, month-based]"
+        if r.value is None:
+            lines.append(Text(f"{r.name}: no data" + (f" ({r.reason})" if r.reason else "") + own, style="dim"))
+            continue
+        delta, mood = format_delta(r)
+        lines.append(Text.assemble((f"{r.name}: ", "bold"), format_value(r.value, r.unit), "  ",
+                                   (delta, mood if mood != "dim" else "dim"), f"  · {r.sample:,} {r.sample_label}",
+                                   own))
+    unit = content.cadence
+    lines.append(Text(f"Newly at risk this {unit}: {len(content.newly_at_risk)}", style="bold"))
+    for a in content.newly_at_risk[:10]:
+        owner = f"@{a.health.owner}" if a.health.owner else "no owner"
+        lines.append(Text(f"  {a.health.account.name} ({format_score(a.health.score)}, {a.health.band}) - "
+                          + "; ".join(rule.text for rule in a.rules) + f" - {owner}"))
+    lines.append(Text(f"Renewals in the next 30 days: {len(content.renewals)}", style="bold"))
+    for d in content.renewals[:10]:
+        lines.append(Text(f"  {d.renewal_date.isoformat()} {d.account.name} - "
+                          f"{'no MRR' if d.mrr is None else format_value(d.mrr, 'money') + ' MRR'} - {d.band or '-'}"))
+    lines.append(Text(f"Biggest health moves this {unit}: {len(content.movers)}", style="bold"))
+    for m in content.movers:
+        lines.append(Text(f"  {m.change:+.1f} {m.account.name} ({m.before:.1f} -> {m.after:.1f})"))
+    return Panel(Group(*lines), title=content.title, title_align="left")
 
 
 def render(answer: Answer) -> RenderableType:
