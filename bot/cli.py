@@ -193,7 +193,7 @@ def _today(as_of: str | None):
 def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
     """Answer one command, e.g. csbot ask "/nps last-quarter segment:enterprise"."""
     from bot.render.json_out import answer_to_json
-    from bot.render.terminal import render
+    from bot.render.terminal import plain_mentions, render
 
     config = _config()
     try:
@@ -214,7 +214,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
                 payload["candidates"] = [{"id": c.id, "name": c.name} for c in exc.candidates]
             click.echo(json.dumps(payload))
         else:
-            err.print(str(exc), style="red", markup=False, highlight=False)
+            err.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
         sys.exit(1)
     finally:
         engine.dispose()
@@ -230,7 +230,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
 @DB_OPTION
 def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
     """Create and fill the demo store (csbot-demo.db, never your own) on first run, then answer at a prompt."""
-    from bot.render.terminal import render
+    from bot.render.terminal import plain_mentions, render
 
     config = _config()
     console = Console()
@@ -274,7 +274,7 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
                 continue
             console.print(render(answer_text(engine, line, today, config)))
         except (UserError, PeriodError) as exc:
-            console.print(str(exc), style="red", markup=False, highlight=False)
+            console.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
     engine.dispose()
 
 

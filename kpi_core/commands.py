@@ -226,9 +226,9 @@ def _kpi_command(conn: Connection, command: str, kpi: str, words: list[str], tod
 def help_text(command: str | None = None) -> str:
     """Accepted forms of one command (or all of them), for error answers and `help`."""
     if command and command.lstrip("/") in USAGE:
-        return f"Usage: {USAGE[command.lstrip('/')]}\nPeriods:\n{ACCEPTED_FORMS}"
+        return f"Usage: {USAGE[command.lstrip('/')]}\n{WHERE_TO_LOOK}\n{ACCEPTED_FORMS}"
     lines = [f"/{name}: {usage}" for name, usage in USAGE.items()]
-    return "\n".join(lines) + f"\n{WHERE_TO_LOOK}\nPeriods:\n{ACCEPTED_FORMS}"
+    return "\n".join(lines) + f"\n{WHERE_TO_LOOK}\n{ACCEPTED_FORMS}"  # ACCEPTED_FORMS has its own heading
 
 
 WHERE_TO_LOOK = (

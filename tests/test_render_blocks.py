@@ -277,7 +277,9 @@ def test_health_card():
     fields = [raw for raw in data if raw.get("fields")][0]["fields"]
     assert fields[0]["text"] == "*engagement*: 30 (weight 31%)\nusage down 40%"
     assert "*revenue*: missing (weight 0%)" in fields[3]["text"]
-    assert "*Pulling it down:*\n• engagement: usage down 40%\n• support: 2 open tickets" in all_text
+    # each driver with its component's score, so a rising but low component is not read as "pulling it down"
+    assert "*Costing it the most points:*\n• engagement 30/100: usage down 40%\n• support 60/100: 2 open tickets" \
+        in all_text
     assert "No data for: revenue" in all_text
     assert "71 → 68 → 60 → 53" in all_text
     # the owner is mentioned in the context line and nowhere else

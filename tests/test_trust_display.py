@@ -135,3 +135,27 @@ def test_no_token_unused_warning_at_start(monkeypatch, caplog):
         build_app(settings, Services.create(engine, UTC_CONFIG))
     engine.dispose()
     assert caplog.records is not None and "will be unused" not in caplog.text
+
+
+def test_small_defects_in_help_and_terminal():
+    from rich.console import Console
+
+    from bot.render.terminal import plain_mentions
+    from kpi_core.commands import help_text
+
+    for text in (help_text(), help_text("/nps")):
+        assert text.count("Accepted periods") == 1 and "\nPeriods:" not in text
+    assert plain_mentions("owner <@U0ANA>, <@W0BOB|bob>") == "owner @U0ANA, @bob"
+    console = Console(record=True, width=200)
+    console.print(render(KpiAnswer("/nps", kpi_result(scope=Scope(owner="U0ANA")))))
+    console.print(render(HealthAnswer("/health", account_health())))
+    shown = console.export_text()
+    assert "<@" not in shown and "@U0ANA" in shown and "Owner @U0OWNER" in shown
+
+
+def test_drivers_show_their_component_score():
+    from bot.render.formats import driver_lines
+
+    h = dataclasses.replace(account_health(), drivers=("engagement: usage up 5% vs the previous 30 days",))
+    # the component costs points by its level (30/100) even though usage rose
+    assert driver_lines(h) == ["engagement 30/100: usage up 5% vs the previous 30 days"]

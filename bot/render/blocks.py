@@ -25,7 +25,16 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render.formats import format_delta, format_number, format_score, format_value, percent_shares, too_few_note
+from bot.render.formats import (
+    DRIVERS_TITLE,
+    driver_lines,
+    format_delta,
+    format_number,
+    format_score,
+    format_value,
+    percent_shares,
+    too_few_note,
+)
 from kpi_core.answers import (
     Answer,
     AtRiskAnswer,
@@ -232,7 +241,7 @@ def _health(h: AccountHealth) -> list[Block]:
             for c, share in zip(h.components, shares, strict=True)
         ]))
     if h.drivers:
-        blocks.extend(_sections(["*Pulling it down:*", *(f"• {escape(d)}" for d in h.drivers)], 3))
+        blocks.extend(_sections([f"*{DRIVERS_TITLE}:*", *(f"• {escape(d)}" for d in driver_lines(h))], 3))
     notes = []
     if h.missing:
         notes.append(f"No data for: {escape(', '.join(h.missing))} (left out, the other weights scaled up)")

@@ -58,6 +58,21 @@ def format_score(score: float | None, none: str = "–") -> str:
     return f"{score:.1f}".removesuffix(".0")
 
 
+DRIVERS_TITLE = "Costing it the most points"
+
+
+def driver_lines(health) -> list[str]:
+    """The health drivers with their component's score: "engagement 38/100: usage up 5% ..." (a component
+    can cost points by its level while its trend is up, so the score says why it is listed)."""
+    scores = {c.name: c.score for c in health.components}
+    out = []
+    for driver in health.drivers:
+        name, sep, detail = driver.partition(": ")
+        score = scores.get(name)
+        out.append(f"{name} {format_score(score)}/100: {detail}" if sep and score is not None else driver)
+    return out
+
+
 def percent_shares(weights: list[float]) -> list[int]:
     """Whole percentages of `weights` that add up to exactly 100 (largest remainder), all 0 when they sum to 0."""
     total = sum(weights)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.render.formats import format_delta, format_score, format_value, percent_shares, too_few_note
+from bot.render.formats import (
+    DRIVERS_TITLE,
+    driver_lines,
+    format_delta,
+    format_score,
+    format_value,
+    percent_shares,
+    too_few_note,
+)
 from bot.render.formats import format_number as _num
 from kpi_core.answers import (
     Answer,
@@ -22,6 +32,14 @@ from kpi_core.breakdowns import Group as KpiGroup
 from kpi_core.digest import DigestContent
 from kpi_core.health import AccountHealth
 from kpi_core.types import KpiResult
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+
+
+def plain_mentions(text: str) -> str:
+    """Slack mentions for the terminal: `<@U123|jane>` -> "@jane" (the name when known), `<@U123>` -> "@U123"."""
+    return _MENTION.sub(lambda m: f"@{m.group(2) or m.group(1)}", text)
+
 
 BAND_STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", None: "dim"}
 
@@ -41,7 +59,7 @@ def _kpi(result: KpiResult) -> RenderableType:
             Text.assemble((delta_text, delta_style), f"  (was {format_value(prev.value, result.unit)}, "
                                                       f"{prev.period.describe()})"),
         )
-    grid.add_row("Scope", result.scope.describe())
+    grid.add_row("Scope", plain_mentions(result.scope.describe()))
     grid.add_row("Sample", f"{result.sample:,} {result.sample_label}")
     if result.reason:
         grid.add_row("Why no data", result.reason)
@@ -68,13 +86,13 @@ def _health(h: AccountHealth) -> RenderableType:
         table.add_row(c.name, score, f"{share}%", c.detail)
     parts: list[RenderableType] = [head, table]
     if h.drivers:
-        parts.append(Text("Pulling it down: " + "; ".join(h.drivers), style="yellow"))
+        parts.append(Text(f"{DRIVERS_TITLE}: " + "; ".join(driver_lines(h)), style="yellow"))
     if h.missing:
         parts.append(Text("No data for: " + ", ".join(h.missing) + " (left out, others re-weighted)", style="dim"))
     if h.trend:
         parts.append(Text("Trend: " + "  ".join(
             f"{day.strftime('%d %b')}: {format_score(v, '-')}" for day, v in h.trend)))
-    owner = f"Owner <@{h.owner}>" if h.owner else "No owner"
+    owner = f"Owner @{h.owner}" if h.owner else "No owner"
     parts.append(Text(f"{owner} · segment {h.segment or '-'}", style="dim"))
     return Panel(Group(*parts), title=title, title_align="left")
 
@@ -85,20 +103,22 @@ def _overview(answer: OverviewAnswer) -> RenderableType:
         *[(f"{name} {o.bands.get(name, 0)}   ", BAND_STYLE[name]) for name in ("green", "yellow", "red")]
     )
     table = Table(title="10 lowest customers", box=None, header_style="bold")
-    for col in ("Account", "Score", "Band", "Pulling it down", "Owner"):
+    for col in ("Account", "Score", "Band", DRIVERS_TITLE, "Owner"):
         table.add_column(col)
     for h in o.lowest:
         table.add_row(h.account.name, format_score(h.score, "-"),
                       Text(h.band or "-", style=BAND_STYLE.get(h.band, "dim")), "; ".join(h.drivers[:2]),
                       h.owner or "-")
     mean = "no data" if o.mean is None else f"{o.mean:.1f}"
-    head = Text(f"Mean health {mean} over {o.customers:,} customers ({answer.scope.describe()})", style="bold")
+    head = Text(f"Mean health {mean} over {o.customers:,} customers ({plain_mentions(answer.scope.describe())})",
+                style="bold")
     return Panel(Group(head, bands, table), title=f"Health as of {o.as_of.isoformat()}", title_align="left")
 
 
 def _at_risk(answer: AtRiskAnswer) -> RenderableType:
     if not answer.accounts:
-        return Panel(f"No customer is at risk as of {answer.as_of.isoformat()} ({answer.scope.describe()}).",
+        return Panel(f"No customer is at risk as of {answer.as_of.isoformat()} "
+                     f"({plain_mentions(answer.scope.describe())}).",
                      title="At risk", title_align="left")
     table = Table(box=None, header_style="bold")
     for col in ("Account", "Score", "Why", "Owner"):
