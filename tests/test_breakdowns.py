@@ -163,3 +163,34 @@ def test_many_groups_stay_within_block_kit_limits(store):
     assert len(answer.groups) == 120
     data = check_slack_json(answer_blocks(answer))
     assert "and 80 more" in str(data)
+
+
+@pytest.mark.parametrize("by", ["segment", "owner"])
+def test_every_kpi_every_group_equals_its_scope_alone(data, by):
+    from kpi_core.catalog import catalog
+
+    period = parse_period("2026-07-10..2026-09-30", TODAY)
+    for kdef in catalog().all():
+        groups = breakdown(data, KpiRequest(kdef.id, period), by, UTC_CONFIG)
+        assert [g.key for g in groups] and {g.key for g in groups} == ({"enterprise", "smb"} if by == "segment"
+                                                                        else {"U1", "U2"}), kdef.id
+        for g in groups:
+            alone = _alone(data, kdef.id, period, **{by: g.key})
+            assert (g.value, g.sample, g.previous, g.reason) == (
+                alone.value, alone.sample, alone.previous.value, alone.reason), (kdef.id, g.key)
+
+
+def test_customer_kpis_break_down_in_one_grouped_query_per_period(data):
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(data, "before_cursor_execute", capture)
+    try:
+        breakdown(data, KpiRequest("churn", Q3), "owner", UTC_CONFIG)
+    finally:
+        event.remove(data, "before_cursor_execute", capture)
+    grouped = [s for s in statements if "GROUP BY" in s and "accounts" in s]
+    # the owner list (one GROUP BY over accounts) and the churn counts of this period and the previous one
+    assert len(grouped) == 3 and len(statements) == 3
