@@ -14,7 +14,7 @@ from kpi_core.breakdowns import breakdown
 from kpi_core.engine import query
 from kpi_core.periods import parse_period, split_period
 from kpi_core.types import KpiRequest, Scope, UserError
-from tests.kpi_helpers import UTC_CONFIG, account, load, revenue, survey, usage
+from tests.kpi_helpers import UTC_CONFIG, account, invoice, load, revenue, survey, ticket, usage
 from tests.test_render_blocks import check_slack_json
 
 TODAY = dt.date(2026, 11, 22)
@@ -38,6 +38,14 @@ def data(store):
     ], usage=[
         usage("a1", "u1", "2026-07-05T10:00:00", feature="api"),
         usage("a3", "u3", "2026-08-05T10:00:00", feature="reports"),
+    ], tickets=[
+        ticket("t1", "a1", "2026-07-01T10:00:00", "2026-07-02T10:00:00", contacts=1),
+        ticket("t2", "a2", "2026-07-03T10:00:00", "2026-07-05T10:00:00", contacts=3),
+        ticket("t3", "a3", "2026-08-01T10:00:00", "2026-08-01T12:00:00", contacts=1),
+        ticket("t4", "a1", "2026-06-01T10:00:00", "2026-06-02T10:00:00", contacts=2),
+    ], invoices=[
+        invoice("i1", "a1", "2026-07-15", 100), invoice("i2", "a1", "2026-08-15", 100),
+        invoice("i3", "a3", "2026-09-15", 50),
     ], revenue=[
         revenue("a1", "2026-06", 100), revenue("a1", "2026-07", 100), revenue("a1", "2026-08", 150),
         revenue("a1", "2026-09", 150), revenue("a3", "2026-07", 50), revenue("a3", "2026-09", 60),
@@ -96,6 +104,13 @@ def test_churn_by_segment_each_group_equals_its_scope_alone(data):
     assert [(g.key, g.value, g.sample) for g in groups] == [("smb", 0.0, 1), ("enterprise", 50.0, 2)]
     for g in groups:
         assert g.value == _alone(data, "churn", Q3, segment=g.key).value
+
+
+def test_fcr_by_segment_worked_by_hand(data):
+    groups = breakdown(data, KpiRequest("fcr", Q3), "segment", UTC_CONFIG)
+    # enterprise: t1 (1 contact) and t2 (3) resolved in Q3 -> 50%; smb: t3 (1) -> 100%
+    # previous (Q2): enterprise t4 (2 contacts) -> 0%; smb none
+    assert _rows(groups) == [("smb", 100.0, 1, None), ("enterprise", 50.0, 2, 0.0)]
 
 
 def test_adoption_by_feature(data):
