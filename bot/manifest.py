@@ -47,7 +47,8 @@ def slash_commands() -> list[dict[str, str]]:
     ids = ", ".join(k.id for k in catalog().all())
     commands = [
         {"command": "/kpi", "description": f"Any customer-success KPI: {ids}"[:2000],
-         "usage_hint": f"<kpi id> {SCOPE_HINT} | list | help [id]"},
+         "usage_hint": f"<kpi id> {SCOPE_HINT} [by segment|owner|month|week] | list | help [id] | segments | owners"
+                       " | features"},
     ]
     commands += [{"command": c, "description": d, "usage_hint": SCOPE_HINT} for c, d in SHORTCUT_DESCRIPTIONS.items()]
     commands += [

@@ -85,3 +85,38 @@ def test_digest_preview_in_demo_and_dry_run_chart_out_with_csbot_now(tmp_path):
     assert dry.stdout.startswith("Weekly digest: week 47 of 2026")
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert "will be unused" not in dry.stderr + demo.stderr
+
+
+def test_ctrl_d_at_the_demo_prompt_ends_the_line(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import time
+
+    from tests.test_cli import CSBOT, ROOT
+
+    assert run(["demo", "--accounts", "20"], cwd=tmp_path, stdin="quit\n").returncode == 0  # the store exists
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CSBOT_"))}
+    env |= {"PYTHONPATH": str(ROOT), "HOME": str(tmp_path), "TERM": "dumb"}
+    proc = subprocess.Popen(CSBOT + ["demo"], cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 120
+    sent = False
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        out += chunk
+        if not sent and b"csbot> " in out:
+            os.write(master, b"\x04")  # Ctrl-D
+            sent = True
+        if proc.poll() is not None and not chunk:
+            break
+    proc.wait(timeout=30)
+    os.close(master)
+    assert sent and proc.returncode == 0
+    tail = out.split(b"csbot> ")[-1]
+    assert tail.replace(b"\r", b"").startswith(b"\n")  # the shell's next prompt starts on a line of its own
