@@ -159,3 +159,12 @@ def test_drivers_show_their_component_score():
     h = dataclasses.replace(account_health(), drivers=("engagement: usage up 5% vs the previous 30 days",))
     # the component costs points by its level (30/100) even though usage rose
     assert driver_lines(h) == ["engagement 30/100: usage up 5% vs the previous 30 days"]
+
+
+def test_group_changes_carry_units_and_small_sample_marks():
+    from bot.render.formats import group_change
+
+    assert group_change(2635.81, 207845.73, 74, "money", 0) == "+$2,635.81 (was $207,845.73)"
+    assert group_change(-2.5, 40.0, 30, "%", 10) == "-2.5 pts (was 40.0%)"
+    assert group_change(5.0, 10.0, 3, "score", 10) == "(n=3, too few to compare)"
+    assert group_change(None, None, 30, "score", 10) == "no comparison"

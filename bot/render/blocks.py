@@ -32,6 +32,7 @@ from bot.render.formats import (
     format_number,
     format_score,
     format_value,
+    group_change,
     percent_shares,
     too_few_note,
 )
@@ -236,7 +237,7 @@ def _health(h: AccountHealth) -> list[Block]:
     if h.components:
         shares = percent_shares([c.weight for c in h.components])
         blocks.append(_fields([
-            f"*{escape(c.name)}*: {'missing' if c.score is None else f'{c.score:.0f}'}"
+            f"*{escape(c.name)}*: {format_score(c.score, 'missing')}"
             f" (weight {share}%)\n{escape(c.detail)}"
             for c, share in zip(h.components, shares, strict=True)
         ]))
@@ -346,8 +347,8 @@ def _groups(answer: KpiAnswer) -> list[Block]:
     lines = [f"*{escape(r.name)} by {escape(answer.by or '')}*"]
     for g in groups[:GROUPS_SHOWN]:
         value = format_value(g.value, r.unit) if g.value is not None else "no data"
-        change = "" if g.delta is None else f", {g.delta:+,.2f} vs {format_value(g.previous, r.unit)}"
-        lines.append(f"• {_group_key(answer.by, g.key)}: *{value}* (n={g.sample:,}{change})")
+        change = group_change(g.delta, g.previous, g.sample, r.unit, r.min_sample)
+        lines.append(f"• {_group_key(answer.by, g.key)}: *{value}* (n={g.sample:,}) {change}")
     if len(groups) > GROUPS_SHOWN:
         lines.append(f"…and {len(groups) - GROUPS_SHOWN} more (`csbot ask --json` lists them all)")
     if not groups:

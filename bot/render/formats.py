@@ -42,6 +42,22 @@ def format_delta(result: KpiResult) -> tuple[str, str]:
     return f"{arrow} {shown}", "green" if good else "red"
 
 
+def format_change(delta: float, unit: str) -> str:
+    """A signed change in the KPI's unit: "+$1,234.50", "-2.5 pts" (percent), "+4.0"."""
+    if unit == "money":
+        return f"{'+' if delta > 0 else '-'}${abs(delta):,.2f}"
+    return f"{delta:+,.1f}" + (" pts" if unit == "%" else "")
+
+
+def group_change(delta: float | None, previous: float | None, sample: int, unit: str, min_sample: int) -> str:
+    """A breakdown group's change against its previous period, or why there is none to read."""
+    if 0 < sample < min_sample:
+        return f"(n={sample:,}, too few to compare)"
+    if delta is None:
+        return "no comparison"
+    return f"{format_change(delta, unit)} (was {format_value(previous, unit)})"
+
+
 def too_few_note(result: KpiResult) -> str:
     """"(n=3, too few to compare)": the sample below the KPI setting min_sample that makes a change meaningless."""
     samples = [result.sample]

@@ -15,6 +15,7 @@ from bot.render.formats import (
     format_delta,
     format_score,
     format_value,
+    group_change,
     percent_shares,
     too_few_note,
 )
@@ -82,7 +83,7 @@ def _health(h: AccountHealth) -> RenderableType:
     table.add_column("Weight", justify="right")
     table.add_column("What it says")
     for c, share in zip(h.components, percent_shares([c.weight for c in h.components]), strict=True):
-        score = "missing" if c.score is None else f"{c.score:.0f}"
+        score = format_score(c.score, "missing")
         table.add_row(c.name, score, f"{share}%", c.detail)
     parts: list[RenderableType] = [head, table]
     if h.drivers:
@@ -160,8 +161,7 @@ def _groups(answer: KpiAnswer) -> RenderableType:
         table.add_column(col, justify="right")
     groups: tuple[KpiGroup, ...] = answer.groups or ()
     for g in groups:
-        was = format_value(g.previous, r.unit)
-        change = "no comparison" if g.delta is None else f"{g.delta:+,.2f} (was {was})"
+        change = group_change(g.delta, g.previous, g.sample, r.unit, r.min_sample)
         table.add_row(_group_key(answer.by, g.key), format_value(g.value, r.unit) if g.value is not None
                       else f"no data ({g.reason})" if g.reason else "no data",
                       f"{g.sample:,}", change)
