@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot import listeners
@@ -25,12 +26,24 @@ def _team_id(body: dict[str, Any]) -> str | None:
     return body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
 
 
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment and warns that it is unused when a client is given: we give
+    the client on purpose (same token, our base URL and retry handlers), so that line is noise at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_LOGGER = logging.getLogger("csbot.bolt")
+_BOLT_LOGGER.addFilter(_TokenUnusedFilter())
+
+
 def build_app(settings: SlackSettings, services: Services, client: WebClient | None = None) -> App:
     client = client or make_client(settings.bot_token, settings.api_url)
     app = App(
         client=client,
         signing_secret=settings.signing_secret or "",
-        logger=logging.getLogger("csbot.bolt"),
+        logger=_BOLT_LOGGER,
     )
 
     if settings.allowed_teams:

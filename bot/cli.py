@@ -17,7 +17,9 @@ from kpi_core.commands import help_text
 from kpi_core.config import ConfigError, KpiConfig, load_config
 from kpi_core.periods import PeriodError
 from kpi_core.types import AmbiguousAccountError, UserError
-from storage.db import database_url, has_data, open_store
+from storage.db import StoreMissingError, database_url, has_data, open_existing_store, open_store
+
+DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"
 
 DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
                          help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
@@ -53,37 +55,102 @@ def _safe_url(db_url: str | None) -> str:
     return make_url(database_url(db_url)).render_as_string(hide_password=True)
 
 
+def _existing_store(db_url: str | None):
+    """The store a reading command uses; a missing one is a one-line error and nothing is created."""
+    try:
+        return open_existing_store(db_url)
+    except StoreMissingError as exc:
+        click.echo(f"csbot: {exc}", err=True)
+        sys.exit(1)
+
+
+def _confirm_removal(yes: bool):
+    """The confirmation callback of --replace / delete-account: --yes, else a y/N question on a terminal."""
+
+    def confirm(plan) -> bool:
+        click.echo(plan.describe(), err=True)
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            click.echo("Not confirmed: add --yes to delete them from a script.", err=True)
+            return False
+        return click.confirm("Delete them?", default=False, err=True)
+
+    return confirm
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="Also delete stored rows of the imported kinds that the files lack (accounts with their data).")
+@click.option("--yes", is_flag=True, help="With --replace: delete without asking.")
 @DB_OPTION
-def import_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
-    """Import CSV files, or folders of them (accounts.csv, revenue.csv, ...; see docs/data.md)."""
+def import_cmd(paths: tuple[Path, ...], replace: bool, yes: bool, db_url: str | None) -> None:
+    """Import CSV files, or folders of them (accounts.csv, revenue.csv, ...; see docs/data.md).
+
+    Only the columns in a file's header are written; without --replace no row is ever removed.
+    """
     from storage.importer import CsvImportError, import_paths
+    from storage.removal import RemovalCancelled
 
     config = _config()
     engine = open_store(db_url)
     try:
         report = import_paths(engine, list(paths), reporting_tz=config.reporting_timezone,
-                              progress=sys.stderr.isatty())
+                              progress=sys.stderr.isatty(), replace=replace, confirm=_confirm_removal(yes))
     except CsvImportError as exc:
         err.print("[bold red]Import rejected; the store is unchanged.[/]", markup=True)
         err.print(str(exc), markup=False, highlight=False)
         sys.exit(1)
+    except RemovalCancelled:
+        click.echo("Nothing was imported or deleted; the store is unchanged.", err=True)
+        sys.exit(1)
     finally:
         engine.dispose()
     for f in report.files:
-        click.echo(f"{f.kind}: {f.rows:,} rows from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
+        click.echo(f"{f.kind}: {_rows(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
 
 
+@main.command("delete-account")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@DB_OPTION
+def delete_account(ids: tuple[str, ...], yes: bool, db_url: str | None) -> None:
+    """Delete accounts (by exact account_id) and every row that belongs to them."""
+    from storage.removal import RemovalCancelled, delete_accounts
+
+    engine = _existing_store(db_url)
+    try:
+        with engine.begin() as conn:
+            plan = delete_accounts(conn, ids, _confirm_removal(yes))
+    except ValueError as exc:
+        click.echo(f"csbot: {exc}", err=True)
+        sys.exit(1)
+    except RemovalCancelled:
+        click.echo("Nothing was deleted.", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo(plan.describe().replace("This deletes", "Deleted", 1))
+
+
 def _load_demo(engine, accounts: int, seed: int, as_of) -> None:
     from storage.demo_data import write_demo_csvs
-    from storage.importer import import_paths
+    from storage.importer import CsvImportError, import_paths
 
     with tempfile.TemporaryDirectory(prefix="csbot-demo-") as tmp:
         paths = write_demo_csvs(Path(tmp), accounts=accounts, seed=seed, as_of=as_of)
-        import_paths(engine, paths, reporting_tz=_config().reporting_timezone, progress=sys.stderr.isatty())
+        try:
+            import_paths(engine, paths, reporting_tz=_config().reporting_timezone, progress=sys.stderr.isatty(),
+                         demo=True)
+        except CsvImportError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @main.command("demo-data")
@@ -119,16 +186,24 @@ def _today(as_of: str | None):
 
 @main.command()
 @click.argument("text")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (commands.md) instead of a card.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object instead of a card (its fields: README.md, 'Command line').")
 @AS_OF_OPTION
 @DB_OPTION
 def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
     """Answer one command, e.g. csbot ask "/nps last-quarter segment:enterprise"."""
     from bot.render.json_out import answer_to_json
-    from bot.render.terminal import render
+    from bot.render.terminal import plain_mentions, render
 
     config = _config()
-    engine = open_store(db_url)
+    try:
+        engine = open_existing_store(db_url)
+    except StoreMissingError as exc:
+        if as_json:
+            click.echo(json.dumps({"error": str(exc)}))
+        else:
+            click.echo(f"csbot: {exc}", err=True)
+        sys.exit(1)
     try:
         today = clock.today(config, as_of)
         answer = answer_text(engine, text, today, config)
@@ -139,7 +214,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
                 payload["candidates"] = [{"id": c.id, "name": c.name} for c in exc.candidates]
             click.echo(json.dumps(payload))
         else:
-            err.print(str(exc), style="red", markup=False, highlight=False)
+            err.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
         sys.exit(1)
     finally:
         engine.dispose()
@@ -154,16 +229,22 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
 @AS_OF_OPTION
 @DB_OPTION
 def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
-    """Create and fill the embedded store on first run, then answer commands at a prompt."""
-    from bot.render.terminal import render
+    """Create and fill the demo store (csbot-demo.db, never your own) on first run, then answer at a prompt."""
+    from bot.render.terminal import plain_mentions, render
 
     config = _config()
     console = Console()
+    db_url = db_url or DEMO_DATABASE_URL
     engine = open_store(db_url)
     today = _today(as_of)
     if not has_data(engine):
         console.print(f"Creating the demo store ({accounts} accounts) at {_safe_url(db_url)} ...")
         _load_demo(engine, accounts, 7, today)
+    elif not _holds_demo(engine):
+        engine.dispose()
+        raise click.ClickException(f"{_safe_url(db_url)} holds your own data, not the demo data set; "
+                                   "`csbot demo` uses a store of its own (leave out --db), and "
+                                   "`csbot ask` answers from yours.")
     interactive = sys.stdin.isatty()
     if interactive:
         _enable_history()
@@ -176,6 +257,8 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
         try:
             line = input("csbot> " if interactive else "")
         except (EOFError, KeyboardInterrupt):
+            if interactive:
+                console.print()  # Ctrl-D / Ctrl-C: end the prompt's line so the shell starts on a fresh one
             break
         line = line.strip()
         if not line:
@@ -186,10 +269,38 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
             console.print(help_text(), highlight=False, markup=False)
             continue
         try:
+            if _is_digest_preview(line):
+                console.print(_digest_preview(engine, config, today))
+                continue
             console.print(render(answer_text(engine, line, today, config)))
         except (UserError, PeriodError) as exc:
-            console.print(str(exc), style="red", markup=False, highlight=False)
+            console.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
     engine.dispose()
+
+
+def _is_digest_preview(line: str) -> bool:
+    from kpi_core.commands import split_command
+
+    try:
+        head, words = split_command(line)
+    except UserError:
+        return False
+    return head == "digest" and (not words or words[0].lower() == "preview")
+
+
+def _digest_preview(engine, config: KpiConfig, today):
+    """`/digest preview` at the prompt: the default weekly digest as it would be posted now."""
+    from bot.render.terminal import render_digest
+    from kpi_core.digest import build_digest
+
+    return render_digest(build_digest(engine, today, config))
+
+
+def _holds_demo(engine) -> bool:
+    from storage.importer import holds_demo_data
+
+    with engine.connect() as conn:
+        return holds_demo_data(conn)
 
 
 def _enable_history() -> None:
@@ -225,7 +336,7 @@ def serve(port: int | None, db_url: str | None) -> None:
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
                       [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
     config = _config()
-    engine = open_store(db_url)
+    engine = _existing_store(db_url)
     try:
         app = build_app(settings, Services.create(engine, config))
     except BoltError as exc:
@@ -294,7 +405,7 @@ def _job_setup(db_url: str | None, need_slack: bool = True):
             sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO", [token])
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return _config(), open_store(db_url), token
+    return _config(), _existing_store(db_url), token
 
 
 def _job_context(engine, config: KpiConfig, token: str):
@@ -341,9 +452,11 @@ def scheduler(db_url: str | None) -> None:
 @main.command()
 @click.option("--channel", required=True, metavar="ID", help="Slack channel id to post to (e.g. C0123ABCD).")
 @click.option("--dry-run", is_flag=True, help="Print the digest's text and Block Kit JSON; post nothing.")
+@click.option("--chart-out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="With --dry-run: also write the digest chart (PNG) to PATH.")
 @AS_OF_OPTION
 @DB_OPTION
-def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -> None:
+def digest(channel: str, dry_run: bool, chart_out: Path | None, as_of: str | None, db_url: str | None) -> None:
     """Post the digest to a channel now (with its subscription's KPIs and cadence, or the defaults)."""
     from bot.jobs.digest_job import build_message, post_now
     from bot.jobs.posting import DeliveryFailure
@@ -357,7 +470,11 @@ def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -
             message = build_message(engine, config, sub, today)
             click.echo(message.text)
             click.echo(json.dumps(message.blocks, indent=2, ensure_ascii=False))
+            if chart_out is not None:
+                _write_chart(message.content, chart_out)
             return
+        if chart_out is not None:
+            raise click.UsageError("--chart-out goes with --dry-run (a posted digest uploads its chart to Slack).")
         ctx = _job_context(engine, config, token)
         try:
             posted = post_now(ctx, channel=channel, sub=sub, today=today)
@@ -368,6 +485,17 @@ def digest(channel: str, dry_run: bool, as_of: str | None, db_url: str | None) -
         raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
+
+
+def _write_chart(content, path: Path) -> None:
+    from bot.render.chart import digest_chart
+
+    png = digest_chart(content)
+    if png is None:
+        click.echo(f"No chart written to {path}: no charted KPI has a value in these periods.", err=True)
+        return
+    path.write_bytes(png)
+    click.echo(f"Chart written to {path} ({len(png):,} bytes).", err=True)
 
 
 @main.command("scan-risk")

@@ -19,10 +19,27 @@ SCOPE_HINT = "[period] [account | segment:NAME | owner:@user]"
 
 BOT_SCOPES = [
     "commands", "chat:write",
-    "files:write",  # the digest chart
-    "im:write",  # telling a subscriber that their subscription fails
+    "files:write",  # the digest chart, the /atrisk "Show all" CSV
+    "im:write",  # telling a subscriber that their subscription fails; sending a "Show all" CSV
     "channels:history", "groups:history",  # finding a post whose recording was cut short (exactly once)
+    "channels:read", "groups:read",  # conversations.info: the channel creator, for a subscription's time zone
+    "users:read",  # users.info: that creator's time zone
 ]
+
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "auth.test": (),
+    "chat.postMessage": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "conversations.history": ("channels:history", "groups:history"),
+    "conversations.info": ("channels:read", "groups:read"),
+    "conversations.open": ("im:write",),
+    "files.upload.v2": ("files:write",),  # files_upload_v2: getUploadURLExternal + completeUploadExternal
+    "users.info": ("users:read",),
+    "views.open": (),
+}
+"""Scopes each Slack Web API method csbot calls needs (tests/test_manifest_scopes.py scans the code for calls)."""
 
 
 def slash_commands() -> list[dict[str, str]]:
@@ -30,7 +47,8 @@ def slash_commands() -> list[dict[str, str]]:
     ids = ", ".join(k.id for k in catalog().all())
     commands = [
         {"command": "/kpi", "description": f"Any customer-success KPI: {ids}"[:2000],
-         "usage_hint": f"<kpi id> {SCOPE_HINT} | list | help [id]"},
+         "usage_hint": f"<kpi id> {SCOPE_HINT} [by segment|owner|month|week] | list | help [id] | segments | owners"
+                       " | features"},
     ]
     commands += [{"command": c, "description": d, "usage_hint": SCOPE_HINT} for c, d in SHORTCUT_DESCRIPTIONS.items()]
     commands += [

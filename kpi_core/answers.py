@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from kpi_core.breakdowns import Group, breakdown
 from kpi_core.catalog import KpiDef, catalog
 from kpi_core.commands import (
     AtRiskCommand,
@@ -15,13 +16,16 @@ from kpi_core.commands import (
     DigestCommand,
     HealthCommand,
     KpiCommand,
+    ValuesCommand,
     parse_command,
 )
 from kpi_core.config import KpiConfig
 from kpi_core.engine import query
 from kpi_core.health import AccountHealth, HealthOverview, account_health, health_overview
 from kpi_core.risk import AtRisk, at_risk
+from kpi_core.scope_values import ValueCount, known_values
 from kpi_core.types import KpiResult, Scope, UserError
+from storage.models import Account
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,33 @@ class AtRiskAnswer:
 class KpiAnswer:
     command: str
     result: KpiResult
+    by: str | None = None  # a breakdown (`by segment`...): `groups` holds one value per group
+    groups: tuple[Group, ...] | None = None
 
 
-Answer = KpiAnswer | CatalogAnswer | HealthAnswer | OverviewAnswer | AtRiskAnswer
+@dataclass(frozen=True)
+class ValuesAnswer:
+    """`/kpi segments|owners|features`: the values in the store with their account counts."""
+
+    command: str
+    dimension: str
+    values: tuple[ValueCount, ...]
+
+
+Answer = KpiAnswer | CatalogAnswer | HealthAnswer | OverviewAnswer | AtRiskAnswer | ValuesAnswer
 
 
 def run(engine: Engine, command: Command, config: KpiConfig) -> Answer:
     """Compute the answer to a parsed command (not the digest or subscription verbs: the bot owns those)."""
     if isinstance(command, KpiCommand):
-        return KpiAnswer(command.command, query(engine, command.request, config))
+        result = query(engine, command.request, config)
+        if command.by is None:
+            return KpiAnswer(command.command, result)
+        groups = tuple(breakdown(engine, command.request, command.by, config))
+        return KpiAnswer(command.command, result, command.by, groups)
+    if isinstance(command, ValuesCommand):
+        with engine.connect() as conn:
+            return ValuesAnswer(command.command, command.dimension, tuple(known_values(conn, command.dimension)))
     if isinstance(command, CatalogCommand):
         focus = catalog().get(command.kpi) if command.kpi else None
         return CatalogAnswer(command.command, tuple(catalog().all()), focus)
@@ -84,8 +106,27 @@ def run(engine: Engine, command: Command, config: KpiConfig) -> Answer:
     raise TypeError(f"unknown command {command!r}")
 
 
+class EmptyStoreError(UserError):
+    """The store has no accounts: every answer would be "no data", so say how to fill it instead."""
+
+    def __init__(self) -> None:
+        super().__init__("The csbot store has no accounts yet, so there is nothing to answer from: run "
+                         "`csbot import` first, or check --db / CSBOT_DATABASE_URL.")
+
+
+def _has_accounts(conn) -> bool:
+    return conn.scalar(select(Account.account_id).limit(1)) is not None
+
+
 def ask(engine: Engine, text: str, today: dt.date, config: KpiConfig) -> Answer:
-    """Parse and answer one command text."""
+    """Parse and answer one command text (an empty store answers with how to fill it, not "no data")."""
     with engine.connect() as conn:
-        command = parse_command(conn, text, today)
+        try:
+            command = parse_command(conn, text, today)
+        except UserError:
+            if not _has_accounts(conn):
+                raise EmptyStoreError() from None
+            raise
+        if not isinstance(command, CatalogCommand | DigestCommand) and not _has_accounts(conn):
+            raise EmptyStoreError()
     return run(engine, command, config)

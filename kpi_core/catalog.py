@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.context import QueryContext
 from kpi_core.types import Measure, UnknownKpiError
@@ -41,6 +42,10 @@ class KpiDef:
     aliases: tuple[str, ...] = ()
     uses_feature: bool = False
     family: str = ""
+    month_based: bool = False  # computed over whole months (end month vs start month): a series is monthly
+    sampled: bool = True  # a rate or average over its sample (False: a count or a sum, never "too few")
+    grouped: Callable[[Connection, QueryContext, ColumnElement, list[str]], dict[str, Measure]] | None = None
+    """One grouped query: a Measure per key of the group column (kpi_core.breakdowns); None = one query a group."""
 
 
 def _all_definitions() -> list[KpiDef]:

@@ -1,4 +1,5 @@
-"""The one place "today" comes from: --as-of, else CSBOT_AS_OF, else the date in the reporting time zone."""
+"""The one place "today" comes from: --as-of, else CSBOT_AS_OF, else the date of "now" (CSBOT_NOW when set, else
+the system clock) in the reporting time zone."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def today(config: KpiConfig, as_of: str | dt.date | None = None) -> dt.date:
     pinned = os.environ.get("CSBOT_AS_OF")
     if pinned:
         return parse_as_of(pinned, "CSBOT_AS_OF")
-    return dt.datetime.now(config.tz).date()
+    return utcnow().astimezone(config.tz).date()
 
 
 def parse_now(text: str, source: str = "CSBOT_NOW") -> dt.datetime:

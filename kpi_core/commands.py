@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from kpi_core.accounts import find_account
 from kpi_core.catalog import catalog
 from kpi_core.periods import ACCEPTED_FORMS, Period, extract_period, parse_period
+from kpi_core.scope_values import DIMENSIONS, EXAMPLES, PLURALS, raise_if_period_typo, resolve_scope_words
 from kpi_core.types import KpiRequest, Scope, UserError
 
 SHORTCUTS = ("nps", "csat", "churn", "nrr", "mrr")
@@ -24,22 +25,35 @@ COMMANDS = ("kpi", *SHORTCUTS, "health", "atrisk", "digest")
 DEFAULT_PERIOD = "last-30d"
 MAX_TEXT = 500
 
+BREAKDOWNS = ("segment", "owner", "feature", "month", "week")
+VALUE_LISTS = {PLURALS[d]: d for d in DIMENSIONS}
+
 USAGE = {
-    "kpi": "`/kpi <id> [period] [account | segment:NAME | owner:@user | feature:NAME]`, `/kpi list`, "
-    "`/kpi help [id]`",
+    "kpi": "`/kpi <id> [period] [account | segment:NAME | owner:@user | feature:NAME] "
+    "[by segment|owner|feature|month|week]`, `/kpi list`, `/kpi help [id]`, "
+    "`/kpi segments`, `/kpi owners`, `/kpi features` (the values that exist)",
     "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`)",
     "atrisk": "`/atrisk [segment:NAME] [owner:@user]`",
     "digest": "`/digest preview`, `/digest subscribe [day] [HH:MM] [time zone] [kpi ids...]`, "
     "`/digest unsubscribe`, `/digest list`",
 }
 for _shortcut in SHORTCUTS:
-    USAGE[_shortcut] = f"`/{_shortcut} [period] [account | segment:NAME | owner:@user]`"
+    USAGE[_shortcut] = f"`/{_shortcut} [period] [account | segment:NAME | owner:@user] [by segment|owner|month|week]`"
 
 
 @dataclass(frozen=True)
 class KpiCommand:
     command: str
     request: KpiRequest
+    by: str | None = None  # a breakdown: one of BREAKDOWNS
+
+
+@dataclass(frozen=True)
+class ValuesCommand:
+    """`/kpi segments|owners|features`: the values that exist, with their account counts."""
+
+    command: str
+    dimension: str
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class DigestCommand:
     args: tuple[str, ...] = ()
 
 
-Command = KpiCommand | CatalogCommand | HealthCommand | AtRiskCommand | DigestCommand
+Command = KpiCommand | CatalogCommand | HealthCommand | AtRiskCommand | DigestCommand | ValuesCommand
 
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
 _USER_ID = re.compile(r"^@?([UW][A-Z0-9]{2,})$")
@@ -119,24 +133,45 @@ class _Parsed:
     segment: str | None = None
     owner: str | None = None
     feature: str | None = None
+    by: str | None = None
     rest: list[str] = field(default_factory=list)
 
 
-def _parse_scope_words(words: list[str], today: dt.date) -> _Parsed:
+def _take_breakdown(words: list[str]) -> tuple[str | None, list[str]]:
+    """(`segment`, other words) from [..., 'by', 'segment', ...]; a `by` without a known dimension is an error."""
+    lowered = [w.lower() for w in words]
+    if "by" not in lowered:
+        return None, words
+    at = lowered.index("by")
+    if at + 1 >= len(words) or lowered[at + 1] not in BREAKDOWNS:
+        given = f" `by {words[at + 1]}`" if at + 1 < len(words) else " `by` alone"
+        raise UserError(f"I cannot break down{given}. Use `by segment`, `by owner`, `by feature`, `by month` or "
+                        "`by week`, e.g. `/kpi nps last-quarter by segment`.")
+    if "by" in lowered[at + 2:]:
+        raise UserError("One breakdown at a time, e.g. `/kpi nps last-quarter by segment`.")
+    return lowered[at + 1], words[:at] + words[at + 2:]
+
+
+def _parse_scope_words(words: list[str], today: dt.date, allow_by: bool = False) -> _Parsed:
     parsed = _Parsed()
+    if allow_by:
+        parsed.by, words = _take_breakdown(words)
     plain: list[str] = []
     for word in words:
         key, sep, value = word.partition(":")
         key = key.lower()
         if sep and key in {"segment", "owner", "feature"}:
             if not value:
-                raise UserError(f"`{word}` needs a value, e.g. `{key}:enterprise`.")
-            if key == "segment":
-                parsed.segment = value
-            elif key == "owner":
-                parsed.owner = _owner(value)
-            else:
-                parsed.feature = value
+                raise UserError(f"`{word}` needs a value, e.g. `{EXAMPLES[key]}`. "
+                                f"`/kpi {PLURALS[key]}` lists the {PLURALS[key]} there are.")
+            value = _owner(value) if key == "owner" else value
+            current = getattr(parsed, key)
+            if current is not None and current.casefold() != value.casefold():
+                raise UserError(
+                    f"Two {PLURALS[key]} given (`{key}:{current}` and `{key}:{value}`); give one. To compare "
+                    f"them side by side, break the KPI down: e.g. `/kpi nps last-quarter by {key}`."
+                )
+            setattr(parsed, key, value)
         else:
             plain.append(word)
     parsed.period, parsed.rest = extract_period(plain, today)
@@ -144,8 +179,8 @@ def _parse_scope_words(words: list[str], today: dt.date) -> _Parsed:
 
 
 def _scope(conn: Connection, parsed: _Parsed) -> Scope:
-    account = find_account(conn, " ".join(parsed.rest)) if parsed.rest else None
-    return Scope(account, parsed.segment, parsed.owner, parsed.feature)
+    """The scope with every value resolved against the store (one place: kpi_core.scope_values)."""
+    return resolve_scope_words(conn, parsed.rest, parsed.segment, parsed.owner, parsed.feature, find_account)
 
 
 def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
@@ -162,6 +197,8 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
             return CatalogCommand(command)
         if first == "help":
             return CatalogCommand(command, catalog().get(words[1]).id if len(words) > 1 else None)
+        if first in VALUE_LISTS and len(words) == 1:
+            return ValuesCommand(command, VALUE_LISTS[first])
         kpi = catalog().get(words[0]).id
         return _kpi_command(conn, command, kpi, words[1:], today)
     if head in SHORTCUTS:
@@ -175,19 +212,26 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
             raise UserError(f"`feature:` does not apply to /health. Usage: {USAGE['health']}")
         return HealthCommand(command, as_of, _scope(conn, parsed))
     if parsed.rest or parsed.feature:
+        raise_if_period_typo(parsed.rest)
         raise UserError(f"`/atrisk` takes only a segment and an owner. Usage: {USAGE['atrisk']}")
     return AtRiskCommand(command, as_of, _scope(conn, parsed))
 
 
 def _kpi_command(conn: Connection, command: str, kpi: str, words: list[str], today: dt.date) -> KpiCommand:
-    parsed = _parse_scope_words(words, today)
+    parsed = _parse_scope_words(words, today, allow_by=True)
     period = parsed.period or parse_period(DEFAULT_PERIOD, today)
-    return KpiCommand(command, KpiRequest(kpi, period, _scope(conn, parsed)))
+    return KpiCommand(command, KpiRequest(kpi, period, _scope(conn, parsed)), parsed.by)
 
 
 def help_text(command: str | None = None) -> str:
     """Accepted forms of one command (or all of them), for error answers and `help`."""
     if command and command.lstrip("/") in USAGE:
-        return f"Usage: {USAGE[command.lstrip('/')]}\nPeriods:\n{ACCEPTED_FORMS}"
+        return f"Usage: {USAGE[command.lstrip('/')]}\n{WHERE_TO_LOOK}\n{ACCEPTED_FORMS}"
     lines = [f"/{name}: {usage}" for name, usage in USAGE.items()]
-    return "\n".join(lines) + f"\nPeriods:\n{ACCEPTED_FORMS}"
+    return "\n".join(lines) + f"\n{WHERE_TO_LOOK}\n{ACCEPTED_FORMS}"  # ACCEPTED_FORMS has its own heading
+
+
+WHERE_TO_LOOK = (
+    "Where to look values up: `/kpi list` (KPI ids), `/kpi segments`, `/kpi owners`, `/kpi features` "
+    "(scope values with account counts); accounts by id or part of their name (`/health acme`)."
+)

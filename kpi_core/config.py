@@ -41,6 +41,7 @@ class KpiConfig:
     reporting_timezone: str = "UTC"
     gross_margin: float = 1.0
     health: HealthConfig = field(default_factory=HealthConfig)
+    min_sample: int = 10  # a sampled KPI over fewer is "too few to compare"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,9 +96,13 @@ def _validate(raw: dict[str, Any], source: str) -> KpiConfig:
     except (TypeError, ValueError):
         green, yellow = 70.0, 40.0
         problems.append("health.bands: green and yellow must be numbers")
+    min_sample = raw.get("min_sample", 10)
+    if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 0:
+        problems.append(f"min_sample: {min_sample!r} must be a whole number >= 0")
+        min_sample = 10
     if problems:
         raise ConfigError(f"{source}:\n  " + "\n  ".join(problems))
-    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow))
+    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow), min_sample)
 
 
 def load_config(path: str | Path | None = None) -> KpiConfig:

@@ -192,7 +192,8 @@ def build_digest(engine: Engine | Connection, today: dt.date, config: KpiConfig,
     """Everything the digest shows for the last complete week or month before `today`.
 
     - results: `query` of each KPI (aliases resolved, repeats dropped; an empty list means the defaults) for the
-      period, so each value and delta is exactly what `/kpi <id> <period>` answers;
+      period, so each value and delta is exactly what `/kpi <id> <period>` answers; month-based KPIs in a weekly
+      digest are over the latest complete month instead (`kpi_period`), and so is their series (monthly);
     - series: the last SERIES_PERIODS periods of the first SERIES_KPIS_MAX chosen KPIs (health excepted);
     - newly_at_risk: at risk at the period end but not the day before it started (worst first);
     - renewals: customers on `today` renewing in [today, today+30], soonest first, with their MRR and health
@@ -217,11 +218,21 @@ def build_digest(engine: Engine | Connection, today: dt.date, config: KpiConfig,
         return _build(conn, today, config, ids, charted, cadence, scope, period, chain)
 
 
+def kpi_period(kpi: str, period: Period, today: dt.date) -> Period:
+    """The period a digest shows `kpi` over: its own, except that a month-based KPI (mrr, nrr, ...) in a weekly
+    digest shows the latest complete month (against the month before), never a week-over-week change."""
+    if period.kind == "week" and catalog().get(kpi).month_based:
+        return last_complete_period(today, "month")
+    return period
+
+
 def _build(conn: Connection, today: dt.date, config: KpiConfig, ids: list[str], charted: list[str], cadence: str,
            scope: Scope, period: Period, chain: list[Period]) -> DigestContent:
-    results = tuple(query(conn, KpiRequest(k, period, scope), config) for k in ids)
+    periods = {k: kpi_period(k, period, today) for k in ids}
+    results = tuple(query(conn, KpiRequest(k, periods[k], scope), config) for k in ids)
     by_id = {r.kpi: r for r in results}
-    series = {k: _series(conn, k, chain, by_id[k], scope, config) for k in charted}
+    chains = {k: chain if periods[k] is period else _history(periods[k], SERIES_PERIODS) for k in charted}
+    series = {k: _series(conn, k, chains[k], by_id[k], scope, config) for k in charted}
     newly = _newly_at_risk(conn, period, config, scope)
     after = score_accounts(conn, period.end, config, scope)
     before = score_accounts(conn, period.start - _ONE_DAY, config, scope)

@@ -44,8 +44,9 @@ def query(engine: Engine | Connection, request: KpiRequest, config: KpiConfig | 
         sample_label=kdef.sample_label,
         breakdown=current.breakdown,
         reason=current.reason,
-        previous=PreviousValue(_rounded(prev.value), previous_period),
+        previous=PreviousValue(_rounded(prev.value), previous_period, prev.sample),
         formula=kdef.formula,
+        min_sample=config.min_sample if kdef.sampled else 0,
     )
 
 

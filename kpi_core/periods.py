@@ -30,6 +30,7 @@ __all__ = [
     "extract_period",
     "looks_like_period",
     "parse_period",
+    "split_period",
 ]
 
 ACCEPTED_FORMS = """Accepted periods (case-insensitive):
@@ -41,10 +42,12 @@ ACCEPTED_FORMS = """Accepted periods (case-insensitive):
   last-30d, last-7d, last-Nd      the N complete days ending yesterday (N from 1 to 3660)
   2026-Q3, Q3 2026                a quarter
   2026-10, October 2026, Oct 2026 a month
+  october                         the latest October that has started (any full month name but May)
   2026                            a year
   2026-10-01                      a single day
   2026-01-15..2026-02-14          an inclusive range of dates
-Spaces work instead of hyphens: "last quarter", "last 30 days", "past 30 days"."""
+Spaces work instead of hyphens: "last quarter", "last 30 days", "past 30 days";
+"past" and "previous" mean "last" ("previous quarter")."""
 
 KINDS = ("day", "week", "month", "quarter", "year", "days", "range")
 CALENDAR_KINDS = ("week", "month", "quarter", "year")
@@ -281,6 +284,12 @@ def _month(year: int, month: int, today: date, text: str) -> Period:
     return _calendar("month", date(year, month, 1), today)
 
 
+def _latest_month(month: int, today: date) -> Period:
+    """A month named without a year: the latest one that has started by today (October in May = last October)."""
+    year = today.year if month <= today.month else today.year - 1
+    return _calendar("month", date(year, month, 1), today)
+
+
 def _quarter(year: int, quarter: int, today: date, text: str) -> Period:
     _check_year(year, text)
     if not 1 <= quarter <= 4:
@@ -319,7 +328,9 @@ _DATE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
 _MONTHS = "|".join(sorted(_MONTH_BY_NAME, key=len, reverse=True))
 _UNITS_NOT_DAYS = r"w|wk|wks|weeks?|m|mo|mos|months?|q|qtrs?|quarters?|y|yr|yrs|years?|h|hrs?|hours?"
 
-_RE_RELATIVE = re.compile(r"(this|last|next)[- ](week|month|quarter|year)")
+_RE_RELATIVE = re.compile(r"(this|last|past|previous|prev|next)[- ](week|month|quarter|year)")
+# A full month name alone is the latest such month ("october"), except "may", which stays a word ("May Foods").
+_RE_BARE_MONTH_NAME = re.compile("|".join(m for m in MONTH_NAMES if m != "may"))
 _RE_YTD = re.compile(r"ytd|year[- ]to[- ]date")
 _RE_LAST_DAYS = re.compile(r"(?:last|past)[- ]?(\d+)[- ]?(?:d|days?)")
 _RE_LAST_OTHER = re.compile(rf"(?:last|past)[- ]?(\d+)[- ]?({_UNITS_NOT_DAYS})")
@@ -363,7 +374,11 @@ def _match(text: str) -> Callable[[date], Period] | None:
         return _fail("tomorrow is in the future; periods must have started by today.")
     if m := _RE_RELATIVE.fullmatch(s):
         which, unit = m.groups()
+        which = "last" if which in ("past", "previous", "prev") else which
         return lambda today: _relative_calendar(which, unit, today)
+    if _RE_BARE_MONTH_NAME.fullmatch(s):
+        month = _MONTH_BY_NAME[s]
+        return lambda today: _latest_month(month, today)
     if _RE_YTD.fullmatch(s):
         return lambda today: _relative_calendar("this", "year", today)
     if m := _RE_LAST_DAYS.fullmatch(s):
@@ -438,6 +453,31 @@ def looks_like_period(token_text: str) -> bool:
     periods; "last-30d", "2026", "Q3 2026", "last quarter" are). A lone "last" or "this" is not a period.
     """
     return _match(token_text) is not None
+
+
+def split_period(period: Period, kind: str, *, whole_first: bool = False) -> list[Period]:
+    """The calendar months or ISO weeks (`kind` "month"/"week") covering ``period``, in order, each cut to it.
+
+    The last one ends at the period's end. The first starts at the period's start, or with ``whole_first`` at
+    the start of its calendar unit (month-based KPIs compare whole months). A piece that is a whole unit, or a
+    unit from its first day cut at the end, keeps the unit's kind and name; a piece cut at its start is a range.
+    """
+    if kind not in ("month", "week"):
+        raise ValueError(f"cannot split by {kind!r}")
+    pieces: list[Period] = []
+    cursor = _unit_start(kind, period.start) if whole_first else period.start
+    while cursor <= period.end:
+        unit_start = _unit_start(kind, cursor)
+        end = min(_unit_end(kind, cursor), period.end)
+        name = _unit_name(kind, unit_start)
+        if cursor == unit_start:
+            cut = end < _unit_end(kind, cursor)
+            at_today = cut and end == period.end and period.truncated
+            pieces.append(Period(cursor, end, f"{name}, to {end.isoformat()}" if cut else name, kind, at_today))
+        else:
+            pieces.append(Period(cursor, end, f"{cursor.isoformat()} to {end.isoformat()}", "range"))
+        cursor = end + _ONE_DAY
+    return pieces
 
 
 _MAX_PHRASE_WORDS = 3  # "last 30 days", "year to date", "2026-01-15 to 2026-02-14"

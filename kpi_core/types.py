@@ -101,6 +101,7 @@ class Measure:
 class PreviousValue:
     value: float | None
     period: Period
+    sample: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,14 @@ class KpiResult:
     reason: str | None
     previous: PreviousValue | None
     formula: str
+    min_sample: int = 0  # KpiConfig.min_sample for sampled KPIs, 0 for counts and sums
+
+    @property
+    def too_few(self) -> bool:
+        """This period's or the previous one's sample is below the KPI setting `min_sample`: not comparable."""
+        samples = [self.sample] + ([self.previous.sample] if self.previous and self.previous.sample is not None
+                                   and self.previous.value is not None else [])
+        return any(0 < n < self.min_sample for n in samples if n is not None)
 
     @property
     def delta(self) -> float | None:

@@ -8,7 +8,8 @@ Cell conventions:
   against the column sizes of `storage.models`;
 - the fixed vocabularies (survey kind, priority, cost category) are matched case-insensitively
   and stored in lower case;
-- an optional column may be left out of the header: every row then has it empty.
+- an optional column may be left out of the header: new rows then have it empty, and rows already in the
+  store keep their value (only the columns present are written; an empty cell in a present column clears).
 
 Parsers raise `CellError` whose text says what is wrong and, where it helps, what to write instead;
 the importer prefixes it with `file:line: column: `.
@@ -117,6 +118,23 @@ def datetime_parser(tz: ZoneInfo) -> Callable[[str], dt.datetime]:
             ) from None
 
     return parse
+
+
+_SLACK_USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,}", re.ASCII)
+
+
+def slack_user_id(s: str) -> str:
+    """A Slack user id (`U0123ABCD`, or `W...` on Enterprise Grid): what mentions and DMs need."""
+    if _SLACK_USER_ID_RE.fullmatch(s):
+        return s
+    if "@" in s:
+        raise CellError(
+            f"{s!r} is an e-mail address, not a Slack user id; write the person's member id (U0123ABCD: in Slack, "
+            "their profile > ... > Copy member ID), or leave the cell empty and map owners by e-mail with a "
+            "`csbot sync` source (sources.md)"
+        )
+    raise CellError(f"{s!r} is not a Slack user id; use the member id, e.g. U0123ABCD (U or W, then capitals "
+                    "and digits)")
 
 
 def money(s: str) -> Decimal:
@@ -277,7 +295,7 @@ def file_specs(tz: ZoneInfo) -> dict[str, FileSpec]:
                 ("account_id", None, True),
                 ("name", None, True),
                 ("segment", None, False),
-                ("owner_slack_id", None, False),
+                ("owner_slack_id", slack_user_id, False),
                 ("signed_up_at", parse_date, True),
                 ("became_customer_at", parse_date, False),
                 ("first_value_at", parse_date, False),
@@ -410,6 +428,11 @@ class RowPlan:
             self.warnings.append((name or "(blank)", f"unknown column, ignored (known: {', '.join(spec.names)})"))
         self.plan = [(c, position.get(c.name)) for c in spec.columns]
         self.index = {c.name: i for i, c in enumerate(spec.columns)}
+        self.present = tuple(c.name for c in spec.columns if c.name in position)
+        """Columns in the header: the only ones an import writes over stored rows."""
+        self.absent = frozenset(spec.names) - set(self.present)
+        self.stored: dict[Any, dict[str, Any]] | None = None
+        """Stored values of absent columns by key (set by the importer), so rules judge the row as it will be."""
 
     def parse(self, cells: list[str]) -> tuple[list[Any], Problems]:
         problems: Problems = []
@@ -440,6 +463,12 @@ class RowPlan:
         rules = self.spec.rules
         if rules is not None:
             by_name = dict(zip(self.spec.names, values, strict=True))
+            if self.absent:  # not in the file: the stored value stays (a new row gets the column's default)
+                kept = self.stored.get(tuple(by_name[k] for k in self.spec.key), {}) if self.stored is not None else {}
+                for name in self.absent:
+                    by_name[name] = kept.get(name, by_name[name]) if self.stored is not None else BAD
+                    if name in kept:  # the row offered to the database satisfies its CHECKs as the stored one
+                        values[self.index[name]] = kept[name]
             raw = {c.name: cells[i].strip() for c, i in self.plan if i is not None}
             problems.extend(rules(by_name, raw))
         return values, problems

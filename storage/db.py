@@ -68,3 +68,37 @@ def has_data(engine: Engine) -> bool:
         return False
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT 1 FROM accounts LIMIT 1").first() is not None
+
+
+class StoreMissingError(Exception):
+    """The store a command reads does not exist (nothing was created)."""
+
+
+def missing_store_message(url: str | None = None) -> str:
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(database_url(url)).render_as_string(hide_password=True)
+    return f"No csbot store at {shown}: run `csbot import` first, or check --db / CSBOT_DATABASE_URL."
+
+
+def open_existing_store(url: str | None = None) -> Engine:
+    """`open_store` for commands that only read a store: StoreMissingError when there is none, and then no
+    file or schema is created (a SQLite file that does not exist is not touched at all)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(database_url(url))
+    path = parsed.database or ""
+    is_file = parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:")
+    if is_file and not Path(path).exists():
+        raise StoreMissingError(missing_store_message(url))
+    engine = make_engine(url)
+    try:
+        present = inspect(engine).has_table("accounts")
+    except Exception:
+        engine.dispose()
+        raise
+    if not present:
+        engine.dispose()
+        raise StoreMissingError(missing_store_message(url))
+    upgrade(engine)
+    return engine

@@ -11,8 +11,13 @@
   Any problem in any file rolls the whole transaction back at the end, leaving the store exactly as
   it was, and raises `CsvImportError` listing every problem as `file:line: column: what is wrong`.
 - Keyed files are upserted on their key (re-import changes nothing); the same key twice in one file
-  is an error. Missing optional cells (or optional columns left out of the header) become NULL,
-  also over values an earlier import stored: the file is the truth for the rows it holds.
+  is an error. Only the columns in the file's header are written: an optional column left out of the
+  header keeps the values already stored (new rows get it empty); an empty cell in a column that IS in
+  the header clears the stored value. Rows are never removed, except with `replace=True` (rows of the
+  imported kinds that the files lack are deleted, accounts with what belongs to them, after `confirm`
+  accepts the counts; see storage.removal).
+- A store holding csbot's demo data refuses other imports (and a team's store refuses the demo data):
+  the two never mix.
 - usage.csv has no key. Its import REPLACES every (account_id, UTC day) slice the file covers: rows
   already stored for an account on a UTC calendar day that has at least one row in the file are
   deleted, rows of other slices are kept. Re-importing the same file therefore gives the same rows,
@@ -40,8 +45,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage.csv_rules import BAD, FILE_NAMES, KINDS, FileSpec, RowPlan, file_specs
 from storage.freshness import record_load
 from storage.models import Account, ImportRun, UsageEvent
+from storage.removal import Confirm, RemovalPlan, confirm_and_run, remove_absent, remove_older_usage
 
-__all__ = ["CsvImportError", "FileSummary", "ImportReport", "import_paths"]
+__all__ = ["DEMO_SOURCE", "CsvImportError", "FileSummary", "ImportReport", "holds_demo_data", "import_paths"]
+
+DEMO_SOURCE = "csbot demo data"
+"""Prefix of `import_runs.source` for the demo data set (how a store is known to hold it)."""
 
 BATCH_ROWS = 10_000
 """Rows validated and written per batch (one executemany / COPY per batch)."""
@@ -104,10 +113,39 @@ class _Problems:
         return self.total > 0
 
 
+def holds_demo_data(conn: Connection) -> bool:
+    """True when csbot's demo data set was loaded into this store."""
+    return conn.scalar(select(func.count()).select_from(ImportRun).where(
+        ImportRun.source.startswith(DEMO_SOURCE))) > 0
+
+
+def _check_no_mixing(conn: Connection, demo: bool) -> None:
+    """Demo data and a team's data never share a store."""
+    has_accounts = conn.scalar(select(Account.account_id).limit(1)) is not None
+    if not has_accounts:
+        return
+    if not demo and holds_demo_data(conn):
+        raise CsvImportError([
+            "this store holds csbot's demo data; importing your files would mix them with it. Start clean: import "
+            "into another store (`csbot import --db sqlite:///team.db FILES`, or set CSBOT_DATABASE_URL), or delete "
+            "this store's file and import again"
+        ])
+    if demo and not holds_demo_data(conn):
+        raise CsvImportError([
+            "this store holds your own data; the demo data set goes into a store of its own (`csbot demo` uses "
+            "csbot-demo.db; or `csbot demo-data --db sqlite:///csbot-demo.db`)"
+        ])
+
+
 def import_paths(
-    engine: Engine, paths: Sequence[str | Path], *, reporting_tz: str = "UTC", progress: bool = False
+    engine: Engine, paths: Sequence[str | Path], *, reporting_tz: str = "UTC", progress: bool = False,
+    replace: bool = False, confirm: Confirm | None = None, demo: bool = False,
 ) -> ImportReport:
-    """Import CSV files and folders of them into the store, all or nothing (see the module doc)."""
+    """Import CSV files and folders of them into the store, all or nothing (see the module doc).
+
+    `replace`: also delete the stored rows of each imported kind that the files lack, once `confirm` accepts
+    the plan (RemovalCancelled otherwise, nothing changed). `demo`: the files are the demo data set.
+    """
     try:
         tz = ZoneInfo(reporting_tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -120,21 +158,58 @@ def import_paths(
     summaries: list[FileSummary] = []
     with _progress_bar(progress) as bar, engine.connect() as conn, conn.begin() as transaction:
         _begin_sqlite_for_real(conn)
+        _check_no_mixing(conn, demo)
         known_accounts = set(conn.scalars(select(Account.account_id)))
+        written: dict[str, _Written] = {}
         for kind, path in files:
-            summaries.append(_import_file(conn, specs[kind], path, known_accounts, problems, bar))
+            summaries.append(_import_file(conn, specs[kind], path, known_accounts, problems, bar, written))
         if problems:
             transaction.rollback()
             raise CsvImportError(problems.kept, problems.total)
+        if replace:
+            _replace(conn, specs, written, confirm)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if summaries:
+            source = (lambda path: f"{DEMO_SOURCE}: {path}") if demo else (lambda path: path)
             conn.execute(
                 insert(ImportRun),
-                [{"kind": s.kind, "source": s.path, "rows": s.rows, "imported_at": now} for s in summaries],
+                [{"kind": s.kind, "source": source(s.path), "rows": s.rows, "imported_at": now} for s in summaries],
             )
         for s in summaries:
             record_load(conn, table=s.kind, source="import", loaded_at=now, rows=s.rows, detail=s.path)
     return ImportReport(tuple(summaries))
+
+
+@dataclass
+class _Written:
+    """What one file brought, for the checks and removals after all files are written."""
+
+    plan: RowPlan
+    keys: Any  # the file's keys (dict keys of _CrossRowChecks.first_line_of)
+    watermark: int | None  # usage: the highest id before this import
+
+
+def _stored_values(conn: Connection, spec: FileSpec, plan: RowPlan) -> dict[Any, dict[str, Any]] | None:
+    """accounts.csv without some lifecycle column: the stored values of those columns, by key, for the rules."""
+    absent = sorted(plan.absent & {"signed_up_at", "became_customer_at", "churned_at"})
+    if spec.kind != "accounts" or not absent:
+        return None
+    columns = [spec.table.c[k] for k in spec.key] + [spec.table.c[n] for n in absent]
+    return {tuple(row[: len(spec.key)]): dict(zip(absent, row[len(spec.key):], strict=True))
+            for row in conn.execute(select(*columns))}
+
+
+def _replace(conn: Connection, specs: dict[str, FileSpec], written: dict[str, _Written],
+             confirm: Confirm | None) -> None:
+    plan = RemovalPlan()
+    deletions = []
+    for kind in sorted(written, key=lambda k: k == "accounts"):  # accounts last: their cascade comes after
+        spec, info = specs[kind], written[kind]
+        if spec.key:
+            deletions.append(remove_absent(conn, kind, spec.table, spec.key, info.keys, plan))
+        else:
+            deletions.append(remove_older_usage(conn, info.watermark, plan))
+    confirm_and_run(plan, deletions, confirm)
 
 
 # --- finding the files ---------------------------------------------------------------------------
@@ -175,7 +250,8 @@ def _discover(paths: Sequence[str | Path], problems: _Problems) -> list[tuple[st
 
 
 def _import_file(
-    conn: Connection, spec: FileSpec, path: Path, known_accounts: set[str], problems: _Problems, bar: Any
+    conn: Connection, spec: FileSpec, path: Path, known_accounts: set[str], problems: _Problems, bar: Any,
+    written_files: dict[str, _Written],
 ) -> FileSummary:
     """Validate one file row by row; write it in batches while no problem has been seen anywhere."""
     name = path.name
@@ -193,6 +269,9 @@ def _import_file(
                 problems.add(f"{name}:1: the file is empty; it needs a header row: {','.join(spec.names)}")
                 return FileSummary(spec.kind, str(path), 0, 0, 0, ())
             plan = RowPlan(spec, header)
+            if isinstance(writer, _KeyedWriter):
+                writer.only(plan.present)
+                plan.stored = _stored_values(conn, spec, plan)
             for column, what in plan.header_problems:
                 problems.add(f"{name}:1: {column}: {what}")
             warnings = tuple(f"{name}:1: {column}: {what}" for column, what in plan.warnings)
@@ -232,7 +311,9 @@ def _import_file(
                 bar.update(task, completed=size)
     if problems:
         return FileSummary(spec.kind, str(path), rows, 0, 0, warnings)
+    watermark = getattr(writer, "watermark", None)
     inserted, updated = writer.finish(written)
+    written_files[spec.kind] = _Written(plan, checks.first_line_of.keys(), watermark)
     return FileSummary(spec.kind, str(path), rows, inserted, updated, warnings)
 
 
@@ -335,11 +416,19 @@ class _KeyedWriter(_Writer):
         self.conn = conn
         self.names = spec.names
         self.table = spec.table
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(spec.table)
-        update = {n: stmt.excluded[n] for n in spec.names if n not in spec.key}
-        self.stmt = stmt.on_conflict_do_update(index_elements=list(spec.key), set_=update)
+        self.key = spec.key
+        self.only(spec.names)
         self.before: int | None = None
+
+    def only(self, present: Sequence[str]) -> None:
+        """Write over stored rows only the columns in the file's header (new rows get every column)."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(self.table)
+        update = {n: stmt.excluded[n] for n in present if n not in self.key}
+        if update:
+            self.stmt = stmt.on_conflict_do_update(index_elements=list(self.key), set_=update)
+        else:
+            self.stmt = stmt.on_conflict_do_nothing(index_elements=list(self.key))
 
     def _count(self) -> int:
         return self.conn.scalar(select(func.count()).select_from(self.table))

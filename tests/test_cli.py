@@ -71,7 +71,8 @@ def test_bad_import_lists_problems_and_changes_nothing(tmp_path):
     assert "store is unchanged" in result.stderr
     assert "accounts.csv:3: signed_up_at:" in result.stderr
     empty = run(["ask", "/kpi customers 2026", "--json", "--db", db, "--as-of", "2026-11-22"])
-    assert json.loads(empty.stdout)["value"] == 0
+    # the store exists but holds no account: the answer says how to fill it, not "0 customers"
+    assert empty.returncode == 1 and "run `csbot import` first" in json.loads(empty.stdout)["error"]
 
 
 def test_secrets_are_redacted_from_logs(caplog):

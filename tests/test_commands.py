@@ -14,7 +14,7 @@ from kpi_core.commands import (
 )
 from kpi_core.periods import PeriodError
 from kpi_core.types import AmbiguousAccountError, UnknownAccountError, UnknownKpiError, UserError
-from tests.kpi_helpers import account, load
+from tests.kpi_helpers import account, load, usage
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -22,12 +22,12 @@ TODAY = dt.date(2026, 11, 22)
 @pytest.fixture
 def accounts(store):
     load(store, accounts=[
-        account("acme", name="Acme Corp", segment="enterprise"),
-        account("007", name="Bond Ltd"),
+        account("acme", name="Acme Corp", segment="enterprise", owner_slack_id="U0CSM01"),
+        account("007", name="Bond Ltd", owner_slack_id="U0ABC123"),
         account("s1", name="Stark Industries"),
         account("s2", name="Stark Logistics"),
         account("pct", name="100% Juice"),
-    ])
+    ], usage=[usage("acme", "u1", "2026-10-05T10:00:00", feature="reports")])
     return store
 
 

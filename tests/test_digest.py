@@ -12,6 +12,7 @@ from kpi_core.digest import (
     SERIES_PERIODS,
     Mover,
     build_digest,
+    kpi_period,
     last_complete_period,
 )
 from kpi_core.engine import query
@@ -112,8 +113,12 @@ def test_values_are_what_the_engine_answers_for_the_same_kpi_and_period(store):
     assert content.title == "Weekly digest: week 47 of 2026 (2026-11-16 – 2026-11-22)"
     assert [r.kpi for r in content.results] == list(DEFAULT_DIGEST_KPIS)
     for r in content.results:
-        assert r == query(store, KpiRequest(r.kpi, period), UTC_CONFIG), r.kpi
+        assert r == query(store, KpiRequest(r.kpi, kpi_period(r.kpi, period, TODAY)), UTC_CONFIG), r.kpi
     by_id = {r.kpi: r for r in content.results}
+    # month-based KPIs never show a week-over-week change: the latest complete month against the one before
+    for kpi in ("mrr", "nrr"):
+        assert (by_id[kpi].period.label, by_id[kpi].previous.period.label) == ("October 2026", "September 2026")
+    assert by_id["customers"].period == period
     assert by_id["customers"].value == 3 and by_id["customers"].delta == 0  # a4 joined, a3 left
     assert by_id["nps"].value == 0.0 and by_id["nps"].previous.value == 0.0  # 1 promoter 1 detractor; 1 passive
     assert by_id["health"].value is not None
@@ -124,9 +129,14 @@ def test_values_are_what_the_engine_answers_for_the_same_kpi_and_period(store):
     while len(periods) < SERIES_PERIODS:
         periods.append(periods[-1].previous())
     periods.reverse()
+    months = [last_complete_period(TODAY, "month")]
+    while len(months) < SERIES_PERIODS:
+        months.append(months[-1].previous())
+    months.reverse()
     for kpi, points in content.series.items():
-        assert [day for day, _ in points] == [p.end for p in periods]
-        assert [v for _, v in points] == [query(store, KpiRequest(kpi, p), UTC_CONFIG).value for p in periods], kpi
+        chain = months if kpi in ("mrr", "nrr") else periods  # a month-based KPI's series is monthly
+        assert [day for day, _ in points] == [p.end for p in chain]
+        assert [v for _, v in points] == [query(store, KpiRequest(kpi, p), UTC_CONFIG).value for p in chain], kpi
     assert [v for _, v in content.series["customers"]][-4:] == [3, 3, 3, 3]
     assert content.series["customers"][0] == (d("2026-09-06"), 2.0)  # a1 and a5 (a2 joined 2026-09-10)
 

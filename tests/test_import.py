@@ -524,7 +524,7 @@ def test_upsert_overwrites_values_of_existing_keys(store, tmp_path):
     )
     assert (report.files[0].inserted, report.files[0].updated) == (1, 1)
     assert [(r[0], r[1], r[5]) for r in table_rows(store, Account)] == [
-        ("A1", "Acme Corp", None),  # became_customer_at left out of the file: now empty
+        ("A1", "Acme Corp", dt.date(2026, 1, 10)),  # became_customer_at left out of the file: kept
         ("A2", "Beta", None),
         ("A3", "Gamma", None),
     ]

@@ -514,8 +514,7 @@ def test_looks_like_period_true(text):
         "last",
         "this",
         "quarter",
-        "october",  # a month name without a year is a word (think of "May"), not a period
-        "may",
+        "may",  # "may" without a year is a word (think of "May Foods"), not a period; other month names are
         "may 4711",  # a year as a word of its own must be plausible (1900-2100), else it is an id
         "4711 may",
         "Q3 4711",
@@ -607,3 +606,30 @@ def test_extract_future_end_is_cut():
     p, rest = extract_period(["acme", "2026-Q4"], TODAY)
     assert p is not None and span(p) == ("2026-10-01", "2026-11-22") and p.truncated
     assert rest == ["acme"]
+
+
+# ------------------------------------------------------------------------ natural spellings added by issue 8
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("past quarter", "2026-07-01", "2026-09-30"),
+        ("previous quarter", "2026-07-01", "2026-09-30"),
+        ("Previous-Month", "2026-10-01", "2026-10-31"),
+        ("past week", "2026-11-09", "2026-11-15"),
+        ("past 30 days", "2026-10-23", "2026-11-21"),
+        ("october", "2026-10-01", "2026-10-31"),  # the latest October not in the future (today 2026-11-22)
+        ("December", "2025-12-01", "2025-12-31"),  # December 2026 has not started: the one before
+        ("november", "2026-11-01", "2026-11-22"),  # the current month, to date
+        ("Oct 2026", "2026-10-01", "2026-10-31"),
+    ],
+)
+def test_past_previous_and_bare_month_spellings(text, start, end):
+    assert span(parse_period(text, TODAY)) == (start, end)
+
+
+def test_bare_month_is_found_among_words_but_may_stays_a_word():
+    p, rest = extract_period(["acme", "october"], TODAY)
+    assert span(p) == ("2026-10-01", "2026-10-31") and rest == ["acme"]
+    assert extract_period(["may", "foods"], TODAY) == (None, ["may", "foods"])

@@ -212,7 +212,7 @@ def test_kpi_answer_shows_value_period_delta_sample_breakdown_and_formula():
 
 def test_money_and_percent_values():
     money = check_slack_json(answer_blocks(KpiAnswer("/mrr", kpi_result(1234.0, 1000.0, unit="money"))))
-    assert "*$1,234.00*" in money[1]["text"]["text"] and "▲ +234.00" in money[1]["text"]["text"]
+    assert "*$1,234.00*" in money[1]["text"]["text"] and "▲ +$234.00" in money[1]["text"]["text"]
     pct = check_slack_json(answer_blocks(KpiAnswer("/churn", kpi_result(4.25, 5.0, unit="%"))))
     assert "*4.2%*" in pct[1]["text"]["text"] or "*4.3%*" in pct[1]["text"]["text"]
     assert "▼ -0.8 pts" in pct[1]["text"]["text"]
@@ -277,7 +277,9 @@ def test_health_card():
     fields = [raw for raw in data if raw.get("fields")][0]["fields"]
     assert fields[0]["text"] == "*engagement*: 30 (weight 31%)\nusage down 40%"
     assert "*revenue*: missing (weight 0%)" in fields[3]["text"]
-    assert "*Pulling it down:*\n• engagement: usage down 40%\n• support: 2 open tickets" in all_text
+    # each driver with its component's score, so a rising but low component is not read as "pulling it down"
+    assert "*Costing it the most points:*\n• engagement 30/100: usage down 40%\n• support 60/100: 2 open tickets" \
+        in all_text
     assert "No data for: revenue" in all_text
     assert "71 → 68 → 60 → 53" in all_text
     # the owner is mentioned in the context line and nowhere else
@@ -434,7 +436,12 @@ def test_error_blocks_show_message_and_usage_safely_truncated():
 
 def test_error_usage_cannot_close_our_code_block():
     data = check_slack_json(error_blocks("bad", "use ```this``` & <that>"))
-    assert data[1]["text"]["text"] == "```\nuse '''this''' &amp; &lt;that&gt;\n```"
+    assert data[1]["text"]["text"] == "```\nuse this &amp; &lt;that&gt;\n```"
+
+
+def test_error_usage_in_a_code_block_has_no_literal_backticks():
+    data = check_slack_json(error_blocks("bad", "Usage: `/nps [period]`, `/kpi list`"))
+    assert data[1]["text"]["text"] == "```\nUsage: /nps [period], /kpi list\n```"
 
 
 def test_ambiguous_blocks_one_button_per_candidate():

@@ -104,7 +104,8 @@ def test_digest_shows_each_kpi_with_value_delta_and_sample():
     lines = sections(data)[0].splitlines()
     assert lines == [
         ":large_green_circle: *Customer count*: *82* ▲ +2.0 (was 80) · 120 responses",
-        ":large_green_circle: *Monthly recurring revenue*: *$236,667.67* ▲ +6,667.67 (was $230,000.00) · 120 responses",
+        ":large_green_circle: *Monthly recurring revenue*: *$236,667.67* ▲ +$6,667.67 (was $230,000.00)"
+        " · 120 responses",
         ":large_green_circle: *Customer churn rate*: *2.5%* ▼ -1.3 pts (was 3.8%) · 120 responses",
         ":white_circle: *Net Promoter Score*: no data — no NPS responses in this period",
     ]

@@ -12,9 +12,17 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import respond
 from bot.listeners.replies import decode_request, guarded, reply
-from bot.render.blocks import PICK_ACCOUNT_ACTION, SHARE_ACTION, answer_text, blocks_json, shared_blocks
+from bot.render.blocks import (
+    PICK_ACCOUNT_ACTION,
+    SHARE_ACTION,
+    SHOW_ALL_ACTION,
+    answer_text,
+    blocks_json,
+    shared_blocks,
+)
+from bot.render.csv_out import at_risk_csv
 from bot.services import Services
-from kpi_core.answers import ask
+from kpi_core.answers import AtRiskAnswer, ask
 
 log = logging.getLogger("csbot.actions")
 
@@ -51,6 +59,28 @@ def register(app: App, services: Services) -> None:
         text, today = decode_request(_value(body))
         reply(services, client, body, text, today, replace_original=True)
 
+    @guarded
+    def show_all(body: dict[str, Any], client: WebClient) -> None:
+        """The whole /atrisk list as a CSV file in a direct message to the person who asked."""
+        text, today = decode_request(_value(body))
+        user = body["user"]["id"]
+        answer = ask(services.engine, text, today, services.kpi_config)
+        if not isinstance(answer, AtRiskAnswer):
+            respond(client, body, {"text": "That button only lists /atrisk answers.", "replace_original": False})
+            return
+        try:
+            dm = client.conversations_open(users=user)["channel"]["id"]
+            client.files_upload_v2(channel=dm, content=at_risk_csv(answer).encode("utf-8"),
+                                   filename=f"at-risk-{answer.as_of.isoformat()}.csv",
+                                   title=f"{len(answer.accounts)} customers at risk as of {answer.as_of.isoformat()}")
+        except SlackApiError as exc:
+            respond(client, body, {"text": f"Could not send the list ({exc.response.get('error')}); try again in a "
+                                           "moment.", "replace_original": False})
+            return
+        respond(client, body, {"text": f"Sent you all {len(answer.accounts)} as a CSV file in a direct message.",
+                               "replace_original": False})
+
     app.action(SHARE_ACTION)(ack=_ack, lazy=[share])
+    app.action(SHOW_ALL_ACTION)(ack=_ack, lazy=[show_all])
     app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(ack=_ack, lazy=[pick])
 

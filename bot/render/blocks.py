@@ -25,14 +25,33 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render.formats import format_delta, format_number, format_value
-from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
+from bot.render.formats import (
+    DRIVERS_TITLE,
+    driver_lines,
+    format_delta,
+    format_number,
+    format_score,
+    format_value,
+    group_change,
+    percent_shares,
+    too_few_note,
+)
+from kpi_core.answers import (
+    Answer,
+    AtRiskAnswer,
+    CatalogAnswer,
+    HealthAnswer,
+    KpiAnswer,
+    OverviewAnswer,
+    ValuesAnswer,
+)
 from kpi_core.catalog import KpiDef
 from kpi_core.health import AccountHealth, HealthOverview
 from kpi_core.risk import AtRisk
 from kpi_core.types import AmbiguousAccountError, KpiResult, Scope
 
 SHARE_ACTION = "share_answer"
+SHOW_ALL_ACTION = "show_all_at_risk"
 PICK_ACCOUNT_ACTION = "pick_account"
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks)
@@ -107,7 +126,7 @@ def pack_lines(lines: Iterable[str], limit: int = SECTION_TEXT_MAX) -> list[str]
 
 
 def _score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
+    return format_score(score)
 
 
 def _band(band: str | None) -> str:
@@ -186,7 +205,7 @@ def _kpi(r: KpiResult) -> list[Block]:
     if r.value is None:
         head = f"No data: {escape(r.reason or 'nothing to count in this period')}"
     else:
-        head = f"*{format_value(r.value, r.unit)}*"
+        head = f"*{format_value(r.value, r.unit)}*" + (f" {too_few_note(r)}" if r.too_few else "")
     lines = [
         head,
         escape(r.period.describe()) + (" _(cut at today)_" if r.period.truncated else ""),
@@ -209,20 +228,21 @@ def trend_line(h: AccountHealth) -> str:
 
 
 def _health(h: AccountHealth) -> list[Block]:
-    score = "No score (no data for any component)" if h.score is None else f"*{h.score:.0f}/100*"
+    score = "No score (no data for any component)" if h.score is None else f"*{format_score(h.score)}/100*"
     blocks: list[Block] = [
         _header(f"Health of {h.account.name}"),
         _section(f"{score}  {BAND_EMOJI.get(h.band or '', UNSCORED_EMOJI)} *{(h.band or 'unscored').upper()}*"
                  f"  ·  as of {h.as_of.isoformat()}"),
     ]
     if h.components:
+        shares = percent_shares([c.weight for c in h.components])
         blocks.append(_fields([
-            f"*{escape(c.name)}*: {'missing' if c.score is None else f'{c.score:.0f}'}"
-            f" (weight {c.weight:.0%})\n{escape(c.detail)}"
-            for c in h.components
+            f"*{escape(c.name)}*: {format_score(c.score, 'missing')}"
+            f" (weight {share}%)\n{escape(c.detail)}"
+            for c, share in zip(h.components, shares, strict=True)
         ]))
     if h.drivers:
-        blocks.extend(_sections(["*Pulling it down:*", *(f"• {escape(d)}" for d in h.drivers)], 3))
+        blocks.extend(_sections([f"*{DRIVERS_TITLE}:*", *(f"• {escape(d)}" for d in driver_lines(h))], 3))
     notes = []
     if h.missing:
         notes.append(f"No data for: {escape(', '.join(h.missing))} (left out, the other weights scaled up)")
@@ -278,9 +298,19 @@ def _at_risk(answer: AtRiskAnswer) -> list[Block]:
     blocks: list[Block] = [_header(f"{n} customer{'s' if n != 1 else ''} at risk, worst first")]
     blocks.extend(_at_risk_section(a) for a in answer.accounts[:AT_RISK_SHOWN])
     if n > AT_RISK_SHOWN:
-        blocks.append(_context(f"…and {n - AT_RISK_SHOWN} more at risk (`csbot ask \"/atrisk\" --json` lists all)"))
+        blocks.append(_context(f"…and {n - AT_RISK_SHOWN} more at risk: *Show all* sends you the full list as a "
+                               "CSV file in a direct message."))
     blocks.append(_context(where))
     return blocks
+
+
+def _show_all_button(answer: Answer, request_value: str) -> ActionsBlock | None:
+    """/atrisk past AT_RISK_SHOWN accounts: a "Show all" button (the whole list as a CSV file, sent by DM)."""
+    if not isinstance(answer, AtRiskAnswer) or len(answer.accounts) <= AT_RISK_SHOWN:
+        return None
+    if len(request_value) > BUTTON_VALUE_MAX:
+        return None
+    return ActionsBlock(elements=[_button(f"Show all {len(answer.accounts)}", SHOW_ALL_ACTION, request_value)])
 
 
 def _catalog(answer: CatalogAnswer) -> list[Block]:
@@ -302,9 +332,47 @@ def _catalog(answer: CatalogAnswer) -> list[Block]:
     ]
 
 
+GROUPS_SHOWN = 40
+VALUES_SHOWN = 60
+
+
+def _group_key(by: str | None, key: str) -> str:
+    return mention(key) if by == "owner" else escape(key)
+
+
+def _groups(answer: KpiAnswer) -> list[Block]:
+    """The total's card, then one line per group (best first), "and N more" past GROUPS_SHOWN."""
+    r = answer.result
+    groups = answer.groups or ()
+    lines = [f"*{escape(r.name)} by {escape(answer.by or '')}*"]
+    for g in groups[:GROUPS_SHOWN]:
+        value = format_value(g.value, r.unit) if g.value is not None else "no data"
+        change = group_change(g.delta, g.previous, g.sample, r.unit, r.min_sample)
+        lines.append(f"• {_group_key(answer.by, g.key)}: *{value}* (n={g.sample:,}) {change}")
+    if len(groups) > GROUPS_SHOWN:
+        lines.append(f"…and {len(groups) - GROUPS_SHOWN} more (`csbot ask --json` lists them all)")
+    if not groups:
+        lines.append(f"No {escape(answer.by or '')} values in the store to group by.")
+    return [*_kpi(r), *_sections(lines, 5)]
+
+
+def _values(answer: ValuesAnswer) -> list[Block]:
+    plural = {"segment": "Segments", "owner": "Owners", "feature": "Features"}[answer.dimension]
+    if not answer.values:
+        return [_header(plural), _section(f"No {plural.lower()} in the store yet.")]
+    lines = [f"• {_group_key(answer.dimension, v.value)}: {v.accounts:,} account{'s' if v.accounts != 1 else ''}"
+             for v in answer.values[:VALUES_SHOWN]]
+    if len(answer.values) > VALUES_SHOWN:
+        lines.append(f"…and {len(answer.values) - VALUES_SHOWN} more")
+    return [_header(plural), *_sections(lines, 5),
+            _context(f"Use one as a scope, e.g. `/kpi nps {answer.dimension}:…`")]
+
+
 def _body(answer: Answer) -> list[Block]:
+    if isinstance(answer, ValuesAnswer):
+        return _values(answer)
     if isinstance(answer, KpiAnswer):
-        return _kpi(answer.result)
+        return _groups(answer) if answer.groups is not None else _kpi(answer.result)
     if isinstance(answer, HealthAnswer):
         return _health(answer.health)
     if isinstance(answer, OverviewAnswer):
@@ -323,6 +391,9 @@ def answer_blocks(answer: Answer, *, share_value: str | None = None) -> list[Blo
     without the button and with a line saying it cannot be shared.
     """
     blocks = _body(answer)
+    show_all = _show_all_button(answer, share_value) if share_value is not None else None
+    if show_all is not None:
+        blocks.append(show_all)
     if share_value is not None:
         if len(share_value) <= BUTTON_VALUE_MAX:
             blocks.append(ActionsBlock(elements=[_button("Share in channel", SHARE_ACTION, share_value, "primary")]))
@@ -337,6 +408,8 @@ def shared_blocks(answer: Answer, shared_by: str) -> list[Block]:
 
 
 def _notification(answer: Answer) -> str:
+    if isinstance(answer, ValuesAnswer):
+        return f"{len(answer.values)} {answer.dimension}{'s' if len(answer.values) != 1 else ''}"
     if isinstance(answer, KpiAnswer):
         r = answer.result
         text = f"{r.name}, {r.period.label}: {format_value(r.value, r.unit)}"
@@ -344,7 +417,7 @@ def _notification(answer: Answer) -> str:
         return text + (f" ({delta})" if r.delta is not None else "")
     if isinstance(answer, HealthAnswer):
         h = answer.health
-        score = "no score" if h.score is None else f"{h.score:.0f}/100"
+        score = "no score" if h.score is None else f"{format_score(h.score)}/100"
         return f"Health of {h.account.name}: {score} ({h.band or 'unscored'})"
     if isinstance(answer, OverviewAnswer):
         o = answer.overview
@@ -374,8 +447,8 @@ def error_blocks(message: str, usage: str | None = None) -> list[Block]:
     lines = escape(message).splitlines() or [""]
     blocks = _sections([f":warning: {lines[0]}", *lines[1:]], USAGE_SECTIONS_MAX)
     if usage:
-        # In a code block, one per section (a fence never spans two sections); triple backticks defused.
-        lines = escape(usage.replace("```", "'''")).splitlines()
+        # In a code block, one per section (a fence never spans two sections); backticks removed.
+        lines = escape(usage.replace("`", "")).splitlines()  # inline backticks would show literally
         chunks = pack_lines(lines, SECTION_TEXT_MAX - len("```\n\n```"))
         if len(chunks) > USAGE_SECTIONS_MAX:
             chunks = chunks[:USAGE_SECTIONS_MAX]

@@ -84,7 +84,10 @@ def _panels(content: DigestContent) -> list[tuple[str, str, list]]:
             continue
         result = by_id.get(kpi)
         unit = result.unit if result else ""
-        out.append((_title(kpi, result.name if result else kpi, unit), unit, list(points)))
+        title = _title(kpi, result.name if result else kpi, unit)
+        if result is not None and result.period.kind == "month" and content.cadence == "week":
+            title = f"{title}, monthly"  # a month-based KPI's series is monthly even in a weekly digest
+        out.append((title, unit, list(points)))
         if len(out) == MAX_PANELS:
             break
     return out
@@ -121,7 +124,8 @@ def digest_chart(content: DigestContent) -> bytes | None:
         ax.set_xlim(-0.5, len(points) - 0.5)
         ticks = sorted({0, (len(points) - 1) // 2, len(points) - 1})
         ax.set_xticks(ticks)
-        ax.set_xticklabels([_date_label(points[t][0], content.cadence) for t in ticks])
+        cadence = "month" if title.endswith(", monthly") else content.cadence
+        ax.set_xticklabels([_date_label(points[t][0], cadence) for t in ticks])
         ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, unit=unit: _axis(v, unit)))
         ax.tick_params(labelsize=TICK_SIZE, length=0)

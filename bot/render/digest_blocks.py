@@ -40,8 +40,9 @@ from bot.render.blocks import (
     escape,
     mention,
 )
-from bot.render.formats import format_delta, format_value
+from bot.render.formats import format_delta, format_score, format_value
 from kpi_core.digest import DigestContent, Mover, RenewalDue
+from kpi_core.periods import Period
 from kpi_core.risk import AtRisk
 from kpi_core.types import KpiResult
 
@@ -85,7 +86,7 @@ class AlertState:
 
 
 def _score(score: float | None) -> str:
-    return "–" if score is None else f"{score:.0f}"
+    return format_score(score)
 
 
 def _band(band: str | None) -> str:
@@ -119,12 +120,21 @@ def _listed(title: str, lines: Sequence[str], total: int, more: str) -> list[Blo
 # ------------------------------------------------------------------------------------------------- digest
 
 
-def kpi_line(r: KpiResult) -> str:
-    """One KPI: "<emoji> *NPS*: *42.0* ▲ +4.0 (was 38.0) · 120 responses" ("no data" with the reason)."""
+def _own_period(r: KpiResult, digest_period: Period | None) -> str:
+    """" · _October 2026 vs September 2026_" when the KPI is shown over another period than the digest's."""
+    if digest_period is None or (r.period.start, r.period.end) == (digest_period.start, digest_period.end):
+        return ""
+    before = f" vs {escape(r.previous.period.label)}" if r.previous else ""
+    return f" · _{escape(r.period.label)}{before} (month-based)_"
+
+
+def kpi_line(r: KpiResult, digest_period: Period | None = None) -> str:
+    """One KPI: "<emoji> *NPS*: *42.0* ▲ +4.0 (was 38.0) · 120 responses" ("no data" with the reason); a KPI
+    shown over its own period (a month-based KPI in a weekly digest) says which."""
     name = escape(r.name)
     if r.value is None:
         why = f" — {escape(r.reason)}" if r.reason else ""
-        return f"{UNSCORED_EMOJI} *{name}*: no data{why}"
+        return f"{UNSCORED_EMOJI} *{name}*: no data{why}{_own_period(r, digest_period)}"
     delta, mood = format_delta(r)
     if r.delta is None:
         move = "(no comparison)"
@@ -132,7 +142,8 @@ def kpi_line(r: KpiResult) -> str:
         was = format_value(r.previous.value, r.unit) if r.previous else "–"
         move = f"{delta} (was {was})"
     emoji = MOVE_EMOJI.get(mood, UNSCORED_EMOJI)
-    return f"{emoji} *{name}*: *{format_value(r.value, r.unit)}* {move} · {r.sample:,} {escape(r.sample_label)}"
+    return (f"{emoji} *{name}*: *{format_value(r.value, r.unit)}* {move} · {r.sample:,} {escape(r.sample_label)}"
+            f"{_own_period(r, digest_period)}")
 
 
 def at_risk_line(a: AtRisk) -> str:
@@ -170,7 +181,7 @@ def digest_blocks(content: DigestContent, *, delayed: bool = False) -> list[Bloc
     if delayed:
         blocks.append(_context(LATE_NOTE))
     if content.results:
-        blocks.extend(_sections([kpi_line(r) for r in content.results], KPI_SECTIONS_MAX))
+        blocks.extend(_sections([kpi_line(r, p) for r in content.results], KPI_SECTIONS_MAX))
     else:
         blocks.append(_section("No KPIs chosen for this digest."))
     blocks.append(DividerBlock())

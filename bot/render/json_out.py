@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
+from kpi_core.answers import (
+    Answer,
+    AtRiskAnswer,
+    CatalogAnswer,
+    HealthAnswer,
+    KpiAnswer,
+    OverviewAnswer,
+    ValuesAnswer,
+)
+from kpi_core.breakdowns import Group
 from kpi_core.health import AccountHealth
 from kpi_core.periods import Period
 
@@ -28,10 +37,21 @@ def _health_core(h: AccountHealth) -> dict[str, Any]:
     }
 
 
+def _group(g: Group) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": g.key, "value": g.value, "sample": g.sample, "previous": g.previous,
+                           "delta": g.delta, "reason": g.reason}
+    if g.period is not None:
+        out |= {"start": g.period.start.isoformat(), "end": g.period.end.isoformat()}
+    return out
+
+
 def answer_to_json(answer: Answer) -> dict[str, Any]:
+    if isinstance(answer, ValuesAnswer):
+        return {"command": answer.command, "dimension": answer.dimension,
+                "values": [{"value": v.value, "accounts": v.accounts} for v in answer.values]}
     if isinstance(answer, KpiAnswer):
         r = answer.result
-        return {
+        out = {
             "command": answer.command,
             "kpi": r.kpi,
             "name": r.name,
@@ -52,6 +72,10 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
             "reason": r.reason,
             "formula": r.formula,
         }
+        if answer.groups is not None:
+            out["by"] = answer.by
+            out["groups"] = [_group(g) for g in answer.groups]
+        return out
     if isinstance(answer, HealthAnswer):
         h = answer.health
         previous = h.trend[-2] if len(h.trend) >= 2 else None

@@ -86,16 +86,32 @@ def time_on_platform(conn: Connection, ctx: QueryContext) -> Measure:
 # ---------------------------------------------------------------------------------------------- support
 
 
-def fcr(conn: Connection, ctx: QueryContext) -> Measure:
-    query = select(
-        func.count().label("resolved"),
-        func.coalesce(count_if(Ticket.contacts == 1), 0).label("first_contact"),
-    ).where(ctx.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None), *ctx.scope_filter(Ticket.account_id))
-    row = conn.execute(query).one()
-    resolved, first = int(row.resolved), int(row.first_contact)
+def _fcr_columns() -> list:
+    return [func.count().label("resolved"), func.coalesce(count_if(Ticket.contacts == 1), 0).label("first_contact")]
+
+
+def _fcr_conditions(ctx: QueryContext) -> list[ColumnElement]:
+    return [ctx.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None), *ctx.scope_filter(Ticket.account_id)]
+
+
+def _fcr_measure(resolved: int, first: int) -> Measure:
     breakdown = {"first_contact": first, "resolved": resolved}
     reason = None if resolved else "no resolved tickets with a contact count in this period"
     return Measure(ratio(first, resolved, 100), resolved, breakdown, reason)
+
+
+def fcr(conn: Connection, ctx: QueryContext) -> Measure:
+    row = conn.execute(select(*_fcr_columns()).where(*_fcr_conditions(ctx))).one()
+    return _fcr_measure(int(row.resolved), int(row.first_contact))
+
+
+def fcr_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """fcr for each value of `group` (a column of accounts), in one GROUP BY query."""
+    query = (select(group.label("key"), *_fcr_columns())
+             .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
+             .where(*_fcr_conditions(ctx), group.in_(keys)).group_by(group))
+    found = {row.key: (int(row.resolved), int(row.first_contact)) for row in conn.execute(query)}
+    return {key: _fcr_measure(*found.get(key, (0, 0))) for key in keys}
 
 
 def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
@@ -166,7 +182,7 @@ KPIS = [
     KpiDef(
         "fcr", "First-contact resolution",
         "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period (empty contacts out)",
-        "%", True, ("tickets",), "resolved tickets", fcr, family="support",
+        "%", True, ("tickets",), "resolved tickets", fcr, family="support", grouped=fcr_grouped,
     ),
     KpiDef(
         "resolution_time", "Median resolution time",

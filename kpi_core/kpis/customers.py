@@ -6,7 +6,10 @@ compared with the period's dates directly; the reporting time zone plays no part
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Connection, and_, func, select, true
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
@@ -15,26 +18,49 @@ from kpi_core.types import Measure
 from storage.models import Account
 
 
-def _movement(conn: Connection, ctx: QueryContext):
-    """One row: customers at start, lost, new (and how many of those came by referral), new-and-lost, at end.
-
-    at_end = at_start - lost + new - new_and_lost (new customers who also churned within the period).
-    """
+def _movement_columns(ctx: QueryContext) -> list:
     before = ctx.start - ONE_DAY
     at_start = customer_on(before)
     churned_in_period = Account.churned_at.between(ctx.start, ctx.end)
     new = Account.became_customer_at.between(ctx.start, ctx.end)
     referral = func.lower(func.trim(Account.acquisition_source)) == "referral"
-    query = select(
+    return [
         count_if(at_start).label("at_start"),
         count_if(and_(at_start, churned_in_period)).label("lost"),
         count_if(new).label("new"),
         count_if(and_(new, churned_in_period)).label("new_and_lost"),
         count_if(and_(new, referral)).label("referral"),
         count_if(customer_on(ctx.end)).label("at_end"),
-    ).where(*ctx.account_conditions())
-    row = conn.execute(query).one()
+    ]
+
+
+_MOVES = ("at_start", "lost", "new", "new_and_lost", "referral", "at_end")
+
+
+def _movement(conn: Connection, ctx: QueryContext):
+    """One row: customers at start, lost, new (and how many of those came by referral), new-and-lost, at end.
+
+    at_end = at_start - lost + new - new_and_lost (new customers who also churned within the period).
+    """
+    row = conn.execute(select(*_movement_columns(ctx)).where(*ctx.account_conditions())).one()
     return {key: int(value or 0) for key, value in row._mapping.items()}
+
+
+def _movement_by(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, dict]:
+    """`_movement` for each value of `group` (a column of accounts), in one GROUP BY query."""
+    query = (select(group.label("key"), *_movement_columns(ctx))
+             .where(*ctx.account_conditions(), group.in_(keys)).group_by(group))
+    found = {row.key: {k: int(row._mapping[k] or 0) for k in _MOVES} for row in conn.execute(query)}
+    return {key: found.get(key, dict.fromkeys(_MOVES, 0)) for key in keys}
+
+
+def _grouped(measure: Callable[[QueryContext, dict[str, int]], Measure]):
+    """A KpiDef.grouped function for a KPI computed from the movement counts."""
+
+    def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+        return {key: measure(ctx, m) for key, m in _movement_by(conn, ctx, group, keys).items()}
+
+    return grouped
 
 
 def _flow(m: dict[str, int]) -> dict[str, int]:
@@ -46,36 +72,51 @@ def _no_customers_at_start(ctx: QueryContext) -> str:
     return f"no customers at the start of the period (on {(ctx.start - ONE_DAY).isoformat()})"
 
 
-def retention(conn: Connection, ctx: QueryContext) -> Measure:
-    m = _movement(conn, ctx)
+def _retention(ctx: QueryContext, m: dict[str, int]) -> Measure:
     value = ratio(m["at_start"] - m["lost"], m["at_start"], 100)
     return Measure(value, m["at_start"], _flow(m), None if m["at_start"] else _no_customers_at_start(ctx))
 
 
-def churn(conn: Connection, ctx: QueryContext) -> Measure:
-    m = _movement(conn, ctx)
+def retention(conn: Connection, ctx: QueryContext) -> Measure:
+    return _retention(ctx, _movement(conn, ctx))
+
+
+def _churn(ctx: QueryContext, m: dict[str, int]) -> Measure:
     value = ratio(m["lost"], m["at_start"], 100)
     return Measure(value, m["at_start"], _flow(m), None if m["at_start"] else _no_customers_at_start(ctx))
 
 
-def customers(conn: Connection, ctx: QueryContext) -> Measure:
-    m = _movement(conn, ctx)
+def churn(conn: Connection, ctx: QueryContext) -> Measure:
+    return _churn(ctx, _movement(conn, ctx))
+
+
+def _customers(ctx: QueryContext, m: dict[str, int]) -> Measure:
     counted = f"accounts that are customers on {ctx.end.isoformat()}"
     return Measure(float(m["at_end"]), m["at_end"], {"counted": counted, **_flow(m)})
 
 
-def new_customers(conn: Connection, ctx: QueryContext) -> Measure:
-    m = _movement(conn, ctx)
+def customers(conn: Connection, ctx: QueryContext) -> Measure:
+    return _customers(ctx, _movement(conn, ctx))
+
+
+def _new_customers(ctx: QueryContext, m: dict[str, int]) -> Measure:
     counted = f"accounts that became customers from {ctx.start.isoformat()} to {ctx.end.isoformat()}"
     breakdown = {"counted": counted, "referral": m["referral"], "new_and_lost": m["new_and_lost"]}
     return Measure(float(m["new"]), m["new"], breakdown)
 
 
-def referrals(conn: Connection, ctx: QueryContext) -> Measure:
-    m = _movement(conn, ctx)
+def new_customers(conn: Connection, ctx: QueryContext) -> Measure:
+    return _new_customers(ctx, _movement(conn, ctx))
+
+
+def _referrals(ctx: QueryContext, m: dict[str, int]) -> Measure:
     breakdown = {"referral": m["referral"], "other": m["new"] - m["referral"]}
     reason = None if m["new"] else "no new customers in this period"
     return Measure(ratio(m["referral"], m["new"], 100), m["new"], breakdown, reason)
+
+
+def referrals(conn: Connection, ctx: QueryContext) -> Measure:
+    return _referrals(ctx, _movement(conn, ctx))
 
 
 def trial_conversion(conn: Connection, ctx: QueryContext) -> Measure:
@@ -116,21 +157,23 @@ KPIS = [
         "retention", "Customer retention rate",
         "100 x (customers at start - lost) / customers at start; at start = customers the day before the period, "
         "lost = those churned in the period",
-        "%", True, ("accounts",), "customers at start", retention, family="customers",
+        "%", True, ("accounts",), "customers at start", retention, family="customers", grouped=_grouped(_retention),
     ),
     KpiDef(
         "churn", "Customer churn rate",
         "100 x lost / customers at start; at start = customers the day before the period, lost = those churned in it",
-        "%", False, ("accounts",), "customers at start", churn, family="customers",
+        "%", False, ("accounts",), "customers at start", churn, family="customers", grouped=_grouped(_churn),
     ),
     KpiDef(
         "customers", "Customer count",
         "customers on the last day of the period (became customer on or before it, not churned by then)",
-        "count", True, ("accounts",), "customers at end", customers, family="customers",
+        "count", True, ("accounts",), "customers at end", customers, family="customers", sampled=False,
+        grouped=_grouped(_customers),
     ),
     KpiDef(
         "new_customers", "New customers", "accounts whose became_customer_at is in the period",
-        "count", True, ("accounts",), "new customers", new_customers, family="customers",
+        "count", True, ("accounts",), "new customers", new_customers, family="customers", sampled=False,
+        grouped=_grouped(_new_customers),
     ),
     KpiDef(
         "trial_conversion", "Free-trial conversion",
@@ -140,7 +183,7 @@ KPIS = [
     KpiDef(
         "referrals", "Referral share of new logos",
         "100 x new customers with acquisition_source = referral / new customers (became customer in the period)",
-        "%", True, ("accounts",), "new customers", referrals, family="customers",
+        "%", True, ("accounts",), "new customers", referrals, family="customers", grouped=_grouped(_referrals),
     ),
     KpiDef(
         "ttv", "Time to value",

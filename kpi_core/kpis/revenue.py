@@ -388,29 +388,31 @@ def clv(conn: Connection, ctx: QueryContext) -> Measure:
 KPIS = [
     KpiDef(
         "mrr", "Monthly recurring revenue", "sum of MRR of the month containing the period's last day",
-        "money", True, ("revenue",), "paying accounts", mrr, family="revenue",
+        "money", True, ("revenue",), "paying accounts", mrr, family="revenue", month_based=True,
+        sampled=False,
     ),
     KpiDef(
         "nrr", "Net revenue retention",
         "100 x cohort MRR in the end month / cohort MRR in the start month; cohort = accounts with MRR > 0 in the "
         "start month (the month of the day before the period), end month = month of the last day",
-        "%", True, ("revenue",), "cohort accounts", nrr, family="revenue",
+        "%", True, ("revenue",), "cohort accounts", nrr, family="revenue", month_based=True,
     ),
     KpiDef(
         "grr", "Gross revenue retention",
         "100 x sum over cohort accounts of min(end-month MRR, start-month MRR) / cohort MRR in the start month",
-        "%", True, ("revenue",), "cohort accounts", grr, family="revenue",
+        "%", True, ("revenue",), "cohort accounts", grr, family="revenue", month_based=True,
     ),
     KpiDef(
         "expansion", "Upsell and cross-sell rate",
         "100 x cohort accounts whose MRR rose or that pay for a product in the end month they did not pay for in the "
         "start month / cohort accounts",
-        "%", True, ("revenue",), "cohort accounts", expansion, family="revenue",
+        "%", True, ("revenue",), "cohort accounts", expansion, family="revenue", month_based=True,
     ),
     KpiDef(
         "arpa", "Average revenue per account",
         "MRR of the end month / accounts with MRR > 0 in the end month",
         "money", True, ("revenue",), "paying accounts", arpa, aliases=("arpu", "arpc"), family="revenue",
+        month_based=True,
     ),
     KpiDef(
         "cac", "Customer acquisition cost",
@@ -427,5 +429,6 @@ KPIS = [
         "ARPA x gross margin x min(1 / monthly churn, 120) - CAC; churn = lost / customers at start / 12 and CAC "
         "over the 12 months ending on the period's last day; company-wide only",
         "money", True, ("revenue", "costs", "accounts"), "paying accounts", clv, family="revenue",
+        month_based=True,
     ),
 ]

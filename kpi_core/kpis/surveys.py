@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import SimpleNamespace
+
 from sqlalchemy import Connection, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext
 from kpi_core.sqlfuncs import count_if, ratio
 from kpi_core.types import Measure
-from storage.models import Survey
+from storage.models import Account, Survey
 
 
 def _responses(conn: Connection, ctx: QueryContext, kind: str, *columns):
@@ -19,44 +23,90 @@ def _responses(conn: Connection, ctx: QueryContext, kind: str, *columns):
     return conn.execute(query).one()
 
 
+def _responses_by(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str], kind: str,
+                  *columns) -> dict[str, object]:
+    """The aggregates of `_responses`, one row per value of `group` (a column of accounts) in ONE query.
+
+    Keys without responses get a row of zero responses, so each measure is built exactly as for one scope.
+    """
+    query = (
+        select(group.label("key"), func.count().label("n"), *columns)
+        .join_from(Survey, Account, Account.account_id == Survey.account_id)
+        .where(Survey.survey == kind, ctx.in_period(Survey.responded_at), *ctx.scope_filter(Survey.account_id),
+               group.in_(keys))
+        .group_by(group)
+    )
+    found = {row.key: row for row in conn.execute(query)}
+    empty = SimpleNamespace(n=0, **{c.name: None for c in columns})
+    return {key: found.get(key, empty) for key in keys}
+
+
+def _grouped(kind: str, columns: Callable[[], list], measure: Callable[[object], Measure]):
+    """A KpiDef.grouped function: the KPI's own aggregates grouped, each row turned into its Measure."""
+
+    def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+        rows = _responses_by(conn, ctx, group, keys, kind, *columns())
+        return {key: measure(row) for key, row in rows.items()}
+
+    return grouped
+
+
 def _no_responses(kind: str) -> str:
     return f"no {kind.upper()} responses in this period"
 
 
-def nps(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _responses(
-        conn,
-        ctx,
-        "nps",
-        count_if(Survey.score >= 9).label("promoters"),
-        count_if(Survey.score <= 6).label("detractors"),
-    )
+def _nps_columns() -> list:
+    return [count_if(Survey.score >= 9).label("promoters"), count_if(Survey.score <= 6).label("detractors")]
+
+
+def _nps_measure(row) -> Measure:
     promoters, detractors = int(row.promoters or 0), int(row.detractors or 0)
     breakdown = {"promoters": promoters, "passives": row.n - promoters - detractors, "detractors": detractors}
     value = ratio(promoters - detractors, row.n, 100)
     return Measure(value, row.n, breakdown, None if row.n else _no_responses("nps"))
 
 
-def csat(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _responses(conn, ctx, "csat", count_if(Survey.score >= 4).label("satisfied"))
+def nps(conn: Connection, ctx: QueryContext) -> Measure:
+    return _nps_measure(_responses(conn, ctx, "nps", *_nps_columns()))
+
+
+def _csat_columns() -> list:
+    return [count_if(Survey.score >= 4).label("satisfied")]
+
+
+def _csat_measure(row) -> Measure:
     satisfied = int(row.satisfied or 0)
     breakdown = {"satisfied": satisfied, "not_satisfied": row.n - satisfied}
     return Measure(ratio(satisfied, row.n, 100), row.n, breakdown, None if row.n else _no_responses("csat"))
 
 
-def csi(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _responses(conn, ctx, "csat", func.avg(Survey.score).label("mean"))
+def csat(conn: Connection, ctx: QueryContext) -> Measure:
+    return _csat_measure(_responses(conn, ctx, "csat", *_csat_columns()))
+
+
+def _mean_columns() -> list:
+    return [func.avg(Survey.score).label("mean")]
+
+
+def _csi_measure(row) -> Measure:
     if not row.n:
         return Measure(None, 0, {}, _no_responses("csat"))
     mean = float(row.mean)
     return Measure(100 * (mean - 1) / 4, row.n, {"mean_csat": round(mean, 4)})
 
 
-def ces(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _responses(conn, ctx, "ces", func.avg(Survey.score).label("mean"))
+def csi(conn: Connection, ctx: QueryContext) -> Measure:
+    return _csi_measure(_responses(conn, ctx, "csat", *_mean_columns()))
+
+
+def _ces_measure(row) -> Measure:
     if not row.n:
         return Measure(None, 0, {}, _no_responses("ces"))
     return Measure(float(row.mean), row.n, {})
+
+
+def ces(conn: Connection, ctx: QueryContext) -> Measure:
+    return _ces_measure(_responses(conn, ctx, "ces", *_mean_columns()))
 
 
 KPIS = [
@@ -64,17 +114,21 @@ KPIS = [
         "nps", "Net Promoter Score",
         "100 x (promoters - detractors) / responses over NPS responses (promoter 9-10, passive 7-8, detractor 0-6)",
         "score", True, ("surveys",), "responses", nps, family="sentiment",
+        grouped=_grouped("nps", _nps_columns, _nps_measure),
     ),
     KpiDef(
         "csat", "Customer Satisfaction", "100 x CSAT responses scoring 4 or 5 / CSAT responses",
         "%", True, ("surveys",), "responses", csat, family="sentiment",
+        grouped=_grouped("csat", _csat_columns, _csat_measure),
     ),
     KpiDef(
         "csi", "Satisfaction index (ACSI-style 0-100)", "100 x (mean CSAT score - 1) / 4",
         "index", True, ("surveys",), "responses", csi, family="sentiment",
+        grouped=_grouped("csat", _mean_columns, _csi_measure),
     ),
     KpiDef(
         "ces", "Customer Effort Score", "mean CES score (1-5, higher = easier)",
         "score 1-5", True, ("surveys",), "responses", ces, family="sentiment",
+        grouped=_grouped("ces", _mean_columns, _ces_measure),
     ),
 ]
