@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -14,13 +14,10 @@ from bot.delivery import respond
 from bot.listeners.replies import decode_request, guarded, reply
 from bot.render.blocks import PICK_ACCOUNT_ACTION, SHARE_ACTION, answer_text, blocks_json, shared_blocks
 from bot.services import Services
+from bot.workers import deferred
 from kpi_core.answers import ask
 
 log = logging.getLogger("csbot.actions")
-
-
-def _ack(ack: Ack) -> None:
-    ack()
 
 
 def _value(body: dict[str, Any]) -> str:
@@ -51,6 +48,6 @@ def register(app: App, services: Services) -> None:
         text, today = decode_request(_value(body))
         reply(services, client, body, text, today, replace_original=True)
 
-    app.action(SHARE_ACTION)(ack=_ack, lazy=[share])
-    app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(ack=_ack, lazy=[pick])
+    app.action(SHARE_ACTION)(deferred(services.answers, share))
+    app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(deferred(services.answers, pick))
 

@@ -16,6 +16,7 @@ from bot.render.blocks import blocks_json, error_blocks, escape
 from bot.render.digest_blocks import digest_text
 from bot.services import Services
 from bot.settings import subscription_admins
+from bot.workers import deferred
 from kpi_core import clock
 from kpi_core.commands import help_text
 from kpi_core.subscription_spec import DAYS, SUBSCRIBE_FORMS, parse_schedule
@@ -164,11 +165,9 @@ def handle_atrisk_subscription(services: Services, client: WebClient, body: dict
 
 
 def register(app: App, services: Services) -> None:
-    from bot.listeners.commands import ack_now
-
     @guarded
     def digest(body: dict[str, Any], client: WebClient) -> None:
         handle_digest(services, client, body)
 
-    app.command("/digest")(ack=ack_now, lazy=[digest])
+    app.command("/digest")(deferred(services.answers, digest))
 
