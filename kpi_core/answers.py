@@ -21,6 +21,7 @@ from kpi_core.config import KpiConfig
 from kpi_core.engine import query
 from kpi_core.health import AccountHealth, HealthOverview, account_health, health_overview
 from kpi_core.risk import AtRisk, at_risk
+from kpi_core.text_checks import check_command_text
 from kpi_core.types import KpiResult, Scope, UserError
 
 
@@ -86,6 +87,7 @@ def run(engine: Engine, command: Command, config: KpiConfig) -> Answer:
 
 def ask(engine: Engine, text: str, today: dt.date, config: KpiConfig) -> Answer:
     """Parse and answer one command text."""
+    check_command_text(text)
     with engine.connect() as conn:
         command = parse_command(conn, text, today)
     return run(engine, command, config)

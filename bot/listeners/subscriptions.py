@@ -20,6 +20,7 @@ from bot.workers import deferred
 from kpi_core import clock
 from kpi_core.commands import help_text
 from kpi_core.subscription_spec import DAYS, SUBSCRIBE_FORMS, parse_schedule
+from kpi_core.text_checks import check_command_text
 from kpi_core.types import UserError
 from storage import subscriptions as subs
 
@@ -139,6 +140,7 @@ def handle_digest(services: Services, client: WebClient, body: dict[str, Any]) -
     words = (body.get("text") or "").split()
     verb = words[0].lower() if words else "preview"
     try:
+        check_command_text(body.get("text") or "")
         if verb == "preview":
             _preview(services, client, body)
         elif verb == "subscribe":
@@ -156,6 +158,7 @@ def handle_digest(services: Services, client: WebClient, body: dict[str, Any]) -
 def handle_atrisk_subscription(services: Services, client: WebClient, body: dict[str, Any], verb: str) -> None:
     args = (body.get("text") or "").split()[1:]
     try:
+        check_command_text(body.get("text") or "")
         if verb == "subscribe":
             _subscribe(services, client, body, "risk", args)
         else:
