@@ -140,11 +140,16 @@ def install(engine: Engine, *, connect_timeout: float) -> None:
         """The pool's pre-ping, under a deadline (SQLAlchemy's own would wait for ever on a hung server)."""
         watchdog.watch(dbapi_conn, connect_timeout)
         try:
-            cursor = dbapi_conn.cursor()
+            was_autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True  # as SQLAlchemy's own ping: leave no transaction open
             try:
-                cursor.execute("SELECT 1")
+                cursor = dbapi_conn.cursor()
+                try:
+                    cursor.execute("SELECT 1")
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
+                dbapi_conn.autocommit = was_autocommit
         except Exception as error:
             raise exc.DisconnectionError(f"the pooled connection did not answer: {error}") from error
         finally:
