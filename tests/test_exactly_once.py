@@ -136,3 +136,24 @@ def test_runs_missed_during_an_outage_are_recorded_and_listed(store, api, channe
     assert f"Skipped 2026-W03: {reason}" in listed and f"Skipped 2026-W02: {reason}" in listed
     clock.advance(seconds=30)
     assert scheduler.tick(ctx) == []  # recorded once
+
+
+def test_a_warning_slack_accepted_with_a_500_is_not_posted_again(store, api, channels):
+    from tests.test_risk_alerts import Scans, acme, day, umbrella
+
+    scans = Scans(store, api, channels)
+    scans.at_risk[day(0)] = [acme()(day(0)), umbrella()(day(0))]
+    api.fail_after_next("chat.postMessage", 500)  # acme's warning lands, its answer is a 500
+    api.fail_next("conversations.history", status=500, times=CHECK_RETRIES)
+    (outcome,) = scheduler.tick(scans.ctx)
+    assert outcome.action == "unconfirmed"
+    assert sorted(scans.accounts(scans.posted())) == ["Acme Corp", "Umbrella Corp"]
+    alert_keys = [d.key for d in subs.batch_deliveries(store, outcome.key)]
+    assert sorted(subs.get_delivery(store, k).state for k in alert_keys) == ["posted", "unconfirmed"]
+    scans.clock.advance(seconds=31)
+    (outcome,) = scheduler.tick(scans.ctx)  # history readable again: found, recorded, not reposted
+    assert outcome.action in {"posted", "recovered"}
+    assert sorted(scans.accounts(scans.posted())) == ["Acme Corp", "Umbrella Corp"]
+    assert {subs.get_delivery(store, k).state for k in alert_keys} == {"posted"}
+    scans.clock.advance(minutes=10)
+    assert scheduler.tick(scans.ctx) == []

@@ -77,7 +77,8 @@ def _status_line(status: subs.SubscriptionStatus) -> str:
         when = (last.posted_at or last.claimed_at or last.scheduled_for)
         when_text = when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
         late = " (posted late)" if last.delayed and last.state == "posted" else ""
-        error = f": {escape(last.error)}" if last.error and last.state in {"failed", "skipped", "unknown"} else ""
+        shown = {"failed", "skipped", "unconfirmed", "unknown"}
+        error = f": {escape(last.error)}" if last.error and last.state in shown else ""
         lines.append(f"Last run {last.period_key}: {last.state}{late} at {when_text}{error}")
     for missed in status.missed:
         if last is None or missed.key != last.key:
