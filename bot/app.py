@@ -44,6 +44,9 @@ def build_app(settings: SlackSettings, services: Services, client: WebClient | N
         client=client,
         signing_secret=settings.signing_secret or "",
         logger=_BOLT_LOGGER,
+        # Listeners run on the request thread and only ack; slow work goes to services.answers (bot/workers.py),
+        # so acks never wait behind answers in Bolt's shared thread pool.
+        process_before_response=True,
     )
 
     if settings.allowed_teams:

@@ -326,7 +326,7 @@ def serve(port: int | None, db_url: str | None) -> None:
     from bot.app import build_app
     from bot.server import configure_logging, make_http_server, socket_mode_handler
     from bot.services import Services
-    from bot.settings import SettingsError, load_slack_settings, setting
+    from bot.settings import SettingsError, http_limits, load_slack_settings, setting
 
     try:
         settings = load_slack_settings()
@@ -350,7 +350,8 @@ def serve(port: int | None, db_url: str | None) -> None:
             socket_mode_handler(app, settings.app_token).start()
             return
         port = port or int(setting("CSBOT_PORT") or 3000)
-        server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port)
+        server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port, limits=http_limits(),
+                                  signing_secret=settings.signing_secret)
         click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
         server.run()
     finally:

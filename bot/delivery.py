@@ -14,6 +14,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.workers import reply_options
+
 log = logging.getLogger("csbot.delivery")
 
 
@@ -35,19 +37,25 @@ class DeliveryError(RuntimeError):
     """A message could not be delivered after retries and the fallback."""
 
 
+def send_to_response_url(url: str, payload: dict[str, Any]) -> int:
+    """POST `payload` to a response_url (with retries); the HTTP status."""
+    webhook = WebhookClient(url, retry_handlers=retry_handlers(), timeout=15)
+    return webhook.send_dict(payload).status_code
+
+
 def respond(client: WebClient, body: dict[str, Any], message: dict[str, Any]) -> None:
     """Answer a slash command or button: via its response_url, else an ephemeral chat message.
 
     `message` holds `blocks` and `text` (and `replace_original`, `response_type` when wanted).
     """
     url = body.get("response_url")
+    message = reply_options(url, message)
     if url:
-        webhook = WebhookClient(url, retry_handlers=retry_handlers(), timeout=15)
         try:
-            result = webhook.send_dict({"response_type": "ephemeral", **message})
-            if result.status_code == 200:
+            status = send_to_response_url(url, {"response_type": "ephemeral", **message})
+            if status == 200:
                 return
-            log.warning("response_url answered %s; falling back to chat.postEphemeral", result.status_code)
+            log.warning("response_url answered %s; falling back to chat.postEphemeral", status)
         except OSError as exc:
             log.warning("response_url failed (%s); falling back to chat.postEphemeral", exc.__class__.__name__)
     channel = body.get("channel_id") or (body.get("channel") or {}).get("id")

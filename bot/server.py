@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
+
+from bot.gate import Refusal, guard, log_refusal
+from bot.settings import HttpLimits
+from storage.timeouts import statement_timeout
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -51,24 +60,64 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root.setLevel(level.upper())
 
 
-def wsgi_app(app: App, engine: Engine) -> Callable:
-    """Bolt at /slack/events, a health check at /healthz (checks the database), 404 elsewhere."""
+HEALTH_TIMEOUT = 2.0
+"""Seconds /healthz waits for the database before answering 503."""
+
+
+class HealthCheck:
+    """`SELECT 1` on its own thread, waited for at most HEALTH_TIMEOUT: a hung database gets a 503 in time.
+
+    While an earlier check is still stuck, the next one answers 503 at once instead of piling up threads.
+    """
+
+    def __init__(self, engine: Engine, timeout: float = HEALTH_TIMEOUT):
+        self.engine = engine
+        self.timeout = timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="csbot-health")
+        self._pending: Future | None = None
+        self._lock = threading.Lock()
+
+    def _probe(self) -> None:
+        with statement_timeout(self.timeout), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def ok(self) -> bool:
+        with self._lock:
+            if self._pending is not None and not self._pending.done():
+                return False
+            self._pending = future = self._executor.submit(self._probe)
+        try:
+            future.result(timeout=self.timeout)
+            return True
+        except FutureTimeout:
+            logging.getLogger("csbot.server").warning("health check: the database did not answer within %.1f s",
+                                                      self.timeout)
+            return False
+        except Exception as exc:  # the database is down: say so, do not crash the server
+            logging.getLogger("csbot.server").warning("health check failed: %s", exc.__class__.__name__)
+            return False
+
+
+def wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None,
+             max_body: int = HttpLimits.max_body_bytes) -> Callable:
+    """Bolt at /slack/events behind the gate (bot/gate.py), a health check at /healthz (checks the database,
+    503 within 2 s when it does not answer), 404 elsewhere."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+    secret = signing_secret if signing_secret is not None else getattr(app, "_signing_secret", None)
+    events = guard(bolt, secret, max_body) if secret else bolt  # Socket Mode apps have no secret
+    health = HealthCheck(engine)
 
     def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH:
-            try:
-                with engine.connect() as conn:
-                    conn.execute(text("SELECT 1"))
+            if health.ok():
                 status, body = "200 OK", b"ok\n"
-            except Exception:  # the database is down: say so, do not crash the server
-                logging.getLogger("csbot.server").exception("health check failed")
+            else:
                 status, body = "503 Service Unavailable", b"database unavailable\n"
             start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
         if path == EVENTS_PATH:
-            return bolt(environ, start_response)
+            return events(environ, start_response)
         body = b"not found\n"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
@@ -76,11 +125,40 @@ def wsgi_app(app: App, engine: Engine) -> Callable:
     return application
 
 
-def make_http_server(app: App, engine: Engine, host: str, port: int, threads: int = 8):
-    """A waitress server (not yet running); `.effective_port` tells the port when 0 was asked."""
+class _LoggedErrorTask(ErrorTask):
+    """waitress's own refusals (413 for a body over the limit, 400 for bad HTTP), logged in one short line."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        if getattr(error, "code", 500) < 500:
+            log_refusal(Refusal(error.code, str(getattr(error, "reason", "bad request")).lower()),
+                        {"PATH_INFO": getattr(self.request, "path", ""),
+                         "CONTENT_LENGTH": self.request.headers.get("CONTENT_LENGTH", "?"),
+                         "REMOTE_ADDR": (self.channel.addr or ("?",))[0]})
+        super().execute()
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _LoggedErrorTask
+
+
+def make_http_server(app: App, engine: Engine, host: str, port: int, threads: int | None = None, *,
+                     limits: HttpLimits | None = None, signing_secret: str | None = None):
+    """A waitress server (not yet running); `.effective_port` tells the port when 0 was asked.
+
+    Limits (settings, see bot/settings.py): threads, open connections, idle time, and the body size, refused
+    by waitress with 413 from the Content-Length (or while reading a chunked body), before it is read whole.
+    """
     from waitress import create_server
 
-    return create_server(wsgi_app(app, engine), host=host, port=port, threads=threads, ident="csbot")
+    limits = limits or HttpLimits()
+    server = create_server(wsgi_app(app, engine, signing_secret=signing_secret, max_body=limits.max_body_bytes),
+                           host=host, port=port, threads=threads or limits.threads, ident="csbot",
+                           connection_limit=limits.connection_limit, channel_timeout=limits.channel_timeout,
+                           max_request_body_size=limits.max_body_bytes,
+                           cleanup_interval=min(30, limits.channel_timeout))
+    server.channel_class = _Channel
+    return server
 
 
 def socket_mode_handler(app: App, app_token: str):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from bot.workers import AnswerPool
 from kpi_core import clock
 from kpi_core.config import KpiConfig
 
@@ -17,7 +18,9 @@ class Services:
     engine: Engine
     kpi_config: KpiConfig
     today: Callable[[], dt.date]
+    answers: AnswerPool = field(default_factory=AnswerPool)  # where slow work runs after the ack
 
     @classmethod
-    def create(cls, engine: Engine, kpi_config: KpiConfig, as_of: dt.date | None = None) -> Services:
-        return cls(engine, kpi_config, lambda: clock.today(kpi_config, as_of))
+    def create(cls, engine: Engine, kpi_config: KpiConfig, as_of: dt.date | None = None,
+               answers: AnswerPool | None = None) -> Services:
+        return cls(engine, kpi_config, lambda: clock.today(kpi_config, as_of), answers or AnswerPool.from_env())

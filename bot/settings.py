@@ -53,6 +53,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CSBOT_NOW", None,
             "Pin the current instant for the scheduler and jobs (e.g. `2026-01-05T08:00:00Z`): for tests and "
             "replays only."),
+    Setting("CSBOT_ANSWER_WORKERS", "4",
+            "Threads answering commands after the ack (acks never wait for them)."),
+    Setting("CSBOT_ANSWER_QUEUE", "20",
+            "Commands that may wait for a free answer thread; beyond that the user is told at once that csbot is "
+            "busy and to try again in a minute."),
+    Setting("CSBOT_STATEMENT_TIMEOUT", "20",
+            "Seconds one answer query may run (Postgres `statement_timeout`, SQLite progress handler); then the "
+            "user gets \"that took too long\" with a reference."),
+    Setting("CSBOT_DB_CONNECT_TIMEOUT", "5",
+            "Seconds to wait for a database connection (connecting, or a free pooled one) before answering "
+            "\"the database is not answering\"."),
+    Setting("CSBOT_MAX_BODY_BYTES", "65536",
+            "Largest request body accepted at /slack/events; larger ones get 413 before being read whole."),
+    Setting("CSBOT_HTTP_THREADS", "8", "waitress threads handling HTTP requests (acks, /healthz)."),
+    Setting("CSBOT_HTTP_CONNECTION_LIMIT", "1000",
+            "Open HTTP connections waitress accepts at once (idle ones included)."),
+    Setting("CSBOT_HTTP_CHANNEL_TIMEOUT", "30",
+            "Seconds an idle or stalled HTTP connection is kept before waitress closes it."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -117,6 +135,51 @@ def grace_hours(env: Mapping[str, str] | None = None) -> float:
 def tick_seconds(env: Mapping[str, str] | None = None) -> float:
     """CSBOT_SCHEDULER_TICK_SECONDS."""
     return _number("CSBOT_SCHEDULER_TICK_SECONDS", env, 0.2, 3600)
+
+
+def _whole(name: str, env: Mapping[str, str] | None, low: int, high: int) -> int:
+    value = _number(name, env, low, high)
+    if value != int(value):
+        raise SettingsError(f"{name} is malformed: {value:g} is not a whole number.")
+    return int(value)
+
+
+def answer_workers(env: Mapping[str, str] | None = None) -> int:
+    """CSBOT_ANSWER_WORKERS."""
+    return _whole("CSBOT_ANSWER_WORKERS", env, 1, 256)
+
+
+def answer_queue(env: Mapping[str, str] | None = None) -> int:
+    """CSBOT_ANSWER_QUEUE."""
+    return _whole("CSBOT_ANSWER_QUEUE", env, 0, 10_000)
+
+
+def statement_timeout(env: Mapping[str, str] | None = None) -> float:
+    """CSBOT_STATEMENT_TIMEOUT, in seconds."""
+    return _number("CSBOT_STATEMENT_TIMEOUT", env, 0.1, 3600)
+
+
+def db_connect_timeout(env: Mapping[str, str] | None = None) -> int:
+    """CSBOT_DB_CONNECT_TIMEOUT, in whole seconds (libpq's unit)."""
+    return _whole("CSBOT_DB_CONNECT_TIMEOUT", env, 1, 600)
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What the HTTP server holds back: body size, threads, connections and idle time."""
+
+    max_body_bytes: int = 65536
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout: int = 30
+
+
+def http_limits(env: Mapping[str, str] | None = None) -> HttpLimits:
+    """CSBOT_MAX_BODY_BYTES, CSBOT_HTTP_THREADS, CSBOT_HTTP_CONNECTION_LIMIT, CSBOT_HTTP_CHANNEL_TIMEOUT."""
+    return HttpLimits(_whole("CSBOT_MAX_BODY_BYTES", env, 1024, 100 * 1024 * 1024),
+                      _whole("CSBOT_HTTP_THREADS", env, 1, 512),
+                      _whole("CSBOT_HTTP_CONNECTION_LIMIT", env, 10, 100_000),
+                      _whole("CSBOT_HTTP_CHANNEL_TIMEOUT", env, 1, 3600))
 
 
 def scheduler_enabled(env: Mapping[str, str] | None = None) -> bool:

@@ -1,9 +1,9 @@
-"""Finding the account a person means: exact id, exact name, part of a name, then a typo-tolerant match."""
+"""Finding the account a person means: exact id, exact name, part of a name, then a typo-tolerant match
+(rapidfuzz, with capped lengths, so hostile text costs milliseconds)."""
 
 from __future__ import annotations
 
-import difflib
-
+from rapidfuzz import fuzz, process
 from sqlalchemy import Connection, func, select
 
 from kpi_core.types import AccountRef, AmbiguousAccountError, UnknownAccountError
@@ -12,6 +12,8 @@ from storage.models import Account
 MAX_CANDIDATES = 5
 FUZZY_CUTOFF = 0.75
 CLEAR_LEAD = 0.08
+MAX_MATCH_CHARS = 100  # longer queries are not typo-matched; longer names are compared by their start
+MAX_MATCH_WORDS = 8
 
 
 def _refs(rows) -> list[AccountRef]:
@@ -26,14 +28,14 @@ def _one_or_ambiguous(text: str, found: list[AccountRef]) -> AccountRef | None:
     return None
 
 
-def _similarity(query: str, name: str) -> float:
-    """How close `query` is to `name` or to its leading words (so 'acme crop' still finds 'Acme Corp')."""
-    name = name.casefold()
-    scores = [difflib.SequenceMatcher(None, query, name).ratio()]
-    words = name.split()
-    for n in range(1, len(words) + 1):
-        scores.append(difflib.SequenceMatcher(None, query, " ".join(words[:n])).ratio())
-    return max(scores)
+def _variants(name: str) -> list[str]:
+    """The (capped) name and its leading words, casefolded: what a query is compared with, so that
+    'acme crop' still finds 'Acme Corp' and 'acme' finds 'Acme Corporation International'."""
+    name = name.casefold()[:MAX_MATCH_CHARS]
+    words = name.split()[:MAX_MATCH_WORDS]
+    out = [name]
+    out.extend(" ".join(words[:n]) for n in range(1, len(words) + 1))
+    return out
 
 
 def find_account(conn: Connection, text: str) -> AccountRef:
@@ -57,12 +59,24 @@ def find_account(conn: Connection, text: str) -> AccountRef:
 
 
 def _fuzzy(conn: Connection, text: str, query: str) -> AccountRef:
-    """Typo-tolerant fallback: names whose similarity clears the cutoff; a clear winner or a question."""
-    scored: list[tuple[float, AccountRef]] = []
+    """Typo-tolerant fallback (rapidfuzz, bounded): names whose similarity clears the cutoff; a clear winner or
+    a question. A query longer than any name we compare with cannot be a typo of one: it matches nothing."""
+    if len(query) > MAX_MATCH_CHARS:
+        raise UnknownAccountError(text)
+    refs: list[AccountRef] = []
+    choices: list[str] = []
+    owners: list[int] = []
     for row in conn.execute(select(Account.account_id, Account.name)):
-        score = _similarity(query, row.name)
-        if score >= FUZZY_CUTOFF:
-            scored.append((score, AccountRef(row.account_id, row.name)))
+        refs.append(AccountRef(row.account_id, row.name))
+        for variant in _variants(row.name):
+            choices.append(variant)
+            owners.append(len(refs) - 1)
+    best: dict[int, float] = {}
+    for _choice, score, index in process.extract(query, choices, scorer=fuzz.ratio, limit=None,
+                                                 score_cutoff=FUZZY_CUTOFF * 100):
+        owner = owners[index]
+        best[owner] = max(best.get(owner, 0.0), score / 100)
+    scored = [(score, refs[i]) for i, score in best.items()]
     if not scored:
         raise UnknownAccountError(text)
     scored.sort(key=lambda item: (-item[0], item[1].name))

@@ -24,6 +24,7 @@ from kpi_core.engine import query
 from kpi_core.health import AccountHealth, HealthOverview, account_health, health_overview
 from kpi_core.risk import AtRisk, at_risk
 from kpi_core.scope_values import ValueCount, known_values
+from kpi_core.text_checks import check_command_text
 from kpi_core.types import KpiResult, Scope, UserError
 from storage.models import Account
 
@@ -120,6 +121,7 @@ def _has_accounts(conn) -> bool:
 
 def ask(engine: Engine, text: str, today: dt.date, config: KpiConfig) -> Answer:
     """Parse and answer one command text (an empty store answers with how to fill it, not "no data")."""
+    check_command_text(text)
     with engine.connect() as conn:
         try:
             command = parse_command(conn, text, today)

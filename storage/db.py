@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 
+from storage import timeouts
+
 DEFAULT_DATABASE_URL = "sqlite:///csbot.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -32,14 +34,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def connect_timeout() -> int:
+    """CSBOT_DB_CONNECT_TIMEOUT (declared in bot/settings.py): seconds to wait for a database connection."""
+    raw = os.environ.get("CSBOT_DB_CONNECT_TIMEOUT", "").strip() or "5"
+    try:
+        return max(1, int(float(raw)))
+    except ValueError:
+        return 5
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """Create an engine for `url` (see `database_url`) with the pragmas csbot relies on."""
+    """Create an engine for `url` (see `database_url`) with the pragmas csbot relies on, statement timeouts
+    (`storage.timeouts.statement_timeout`) and, on Postgres, bounded waits for a hung server."""
     resolved = database_url(url)
+    wait = connect_timeout()
     if resolved.startswith("sqlite"):
         engine = create_engine(resolved, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(resolved, pool_pre_ping=True, **kwargs)
+        connect_args = {"connect_timeout": wait, **kwargs.pop("connect_args", {})}
+        kwargs.setdefault("pool_timeout", wait)
+        engine = create_engine(resolved, connect_args=connect_args, **kwargs)
+    timeouts.install(engine, connect_timeout=wait)
     return engine
 
 

@@ -232,7 +232,9 @@ class Delivery(Base):
     `key` = "{kind}:{subscription_id}:{period_key}" (alerts: "alert:{subscription_id}:{account}:{date}").
     The row is written ('claimed') in its own committed transaction before anything is posted; 'failed'
     rows with a `retry_at` are tried again, those without are final. `batch` ties the alert posts of one
-    risk scan to the scan's key.
+    risk scan to the scan's key. 'unconfirmed': Slack erred after maybe accepting the post and its history could
+    not be read yet; it is checked again at `retry_at` and posted only when the check says it is absent.
+    'unknown': still unconfirmed when the grace window ended (final; the subscriber was told).
     """
 
     __tablename__ = "deliveries"
@@ -245,7 +247,7 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(8))
     period_key: Mapped[str] = mapped_column(String(128))
     scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
-    state: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
@@ -255,13 +257,24 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
     batch: Mapped[str | None] = mapped_column(String(255))
+    chart_file_id: Mapped[str | None] = mapped_column(String(64))  # the digest chart, shared at most once
 
     __table_args__ = (
         CheckConstraint("kind IN ('digest', 'risk', 'alert')", name="kind"),
-        CheckConstraint("state IN ('claimed', 'posted', 'failed', 'skipped')", name="state"),
+        CheckConstraint("state IN ('claimed', 'posted', 'failed', 'skipped', 'unconfirmed', 'unknown')",
+                        name="state"),
         Index("ix_deliveries_subscription", "subscription_id", "kind", "scheduled_for"),
         Index("ix_deliveries_batch", "batch"),
     )
+
+
+class SchedulerHeartbeat(Base):
+    """When the scheduler last ran a tick: how long csbot was down, for the runs it missed."""
+
+    __tablename__ = "scheduler_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
 
 
 class RiskAlert(Base):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.models import Delivery, RiskAlert, Subscription
+from storage.models import Delivery, RiskAlert, SchedulerHeartbeat, Subscription
 
 KINDS = ("digest", "risk")
 CADENCES = ("week", "month")
@@ -30,6 +30,8 @@ ALERT_ACTIONS = {"acknowledge": "acknowledged", "snooze": "snoozed", "dismiss": 
 SNOOZE_DAYS = 7
 WORSE_BY = 10.0
 """A repeat alert needs the rule's severity at least this much above the severity last alerted."""
+
+DOWN_PREFIX = "skipped: csbot was down"
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -84,11 +86,12 @@ class DeliveryRow:
     attempts: int
     retry_at: dt.datetime | None
     batch: str | None
+    chart_file_id: str | None = None
 
     @property
     def final(self) -> bool:
-        """Posted, skipped, or failed with no retry planned."""
-        return self.state in ("posted", "skipped") or (self.state == "failed" and self.retry_at is None)
+        """Posted, skipped, unknown, or failed with no retry planned."""
+        return self.state in ("posted", "skipped", "unknown") or (self.state == "failed" and self.retry_at is None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class SubscriptionStatus:
     subscription: SubscriptionRow
     last_delivery: DeliveryRow | None  # the latest run in any state (posted, failed, skipped, in progress)
     last_posted: DeliveryRow | None
+    missed: tuple[DeliveryRow, ...] = ()  # recent runs skipped because csbot was down, newest first
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ def _delivery_row(r: Any) -> DeliveryRow:
     return DeliveryRow(
         r.id, r.key, r.subscription_id, r.channel_id, r.kind, r.period_key, _aware(r.scheduled_for), r.state,
         r.claimed_by, _aware(r.claimed_at), _aware(r.posted_at), r.message_ts, bool(r.delayed), r.error,
-        int(r.attempts or 0), _aware(r.retry_at), r.batch,
+        int(r.attempts or 0), _aware(r.retry_at), r.batch, r.chart_file_id,
     )
 
 
@@ -294,6 +298,18 @@ def _last_delivery(conn: Connection, subscription_id: int, posted_only: bool) ->
     return _delivery_row(row) if row else None
 
 
+MISSED_SHOWN = 5
+
+
+def _missed(conn: Connection, subscription_id: int) -> tuple[DeliveryRow, ...]:
+    """The latest runs skipped while csbot was down (their error starts with 'skipped: csbot was down')."""
+    rows = conn.execute(select(Delivery).where(
+        Delivery.subscription_id == subscription_id, Delivery.kind != "alert", Delivery.state == "skipped",
+        Delivery.error.startswith(DOWN_PREFIX)).order_by(Delivery.scheduled_for.desc(), Delivery.id.desc())
+        .limit(MISSED_SHOWN)).all()
+    return tuple(_delivery_row(r) for r in rows)
+
+
 def list_subscriptions(engine: Engine, team_id: str | None = None, channel_id: str | None = None,
                        include_inactive: bool = False) -> list[SubscriptionStatus]:
     """Subscriptions (of a team, of a channel) with their last run and last successful post."""
@@ -306,8 +322,8 @@ def list_subscriptions(engine: Engine, team_id: str | None = None, channel_id: s
         query = query.where(Subscription.active.is_(True))
     with engine.connect() as conn:
         subs = [_sub_row(r) for r in conn.execute(query.order_by(Subscription.channel_id, Subscription.kind))]
-        return [SubscriptionStatus(s, _last_delivery(conn, s.id, False), _last_delivery(conn, s.id, True))
-                for s in subs]
+        return [SubscriptionStatus(s, _last_delivery(conn, s.id, False), _last_delivery(conn, s.id, True),
+                                   _missed(conn, s.id)) for s in subs]
 
 
 def mark_subscription_failing(engine: Engine, subscription_id: int, *, error: str, now: dt.datetime) -> bool:
@@ -413,6 +429,44 @@ def mark_failed(engine: Engine, key: str, *, error: str, now: dt.datetime,
         conn.execute(update(Delivery).where(Delivery.key == key).values(
             state="failed", error=error, attempts=Delivery.attempts + 1, retry_at=_naive(retry_at),
             claimed_at=_naive(now)))
+
+
+def mark_unconfirmed(engine: Engine, key: str, *, error: str, now: dt.datetime, retry_at: dt.datetime) -> None:
+    """Slack may have posted it: check the channel again at `retry_at`; never post before that check."""
+    with engine.begin() as conn:
+        conn.execute(update(Delivery).where(Delivery.key == key).values(
+            state="unconfirmed", error=error, attempts=Delivery.attempts + 1, retry_at=_naive(retry_at),
+            claimed_at=_naive(now)))
+
+
+def mark_unknown(engine: Engine, key: str, *, error: str) -> None:
+    """Still unconfirmed when its window ended: final, neither posted again nor counted as posted."""
+    with engine.begin() as conn:
+        conn.execute(update(Delivery).where(Delivery.key == key).values(state="unknown", error=error,
+                                                                         retry_at=None))
+
+
+def claim_chart(engine: Engine, key: str, file_id: str) -> bool:
+    """Record that the chart `file_id` is being shared for `key`; False when a chart was already (compare-and-set:
+    the chart is shared at most once per delivery, whatever errors and retries follow)."""
+    with engine.begin() as conn:
+        return conn.execute(update(Delivery).where(Delivery.key == key, Delivery.chart_file_id.is_(None))
+                            .values(chart_file_id=file_id)).rowcount == 1
+
+
+def heartbeat(engine: Engine, now: dt.datetime, name: str = "scheduler") -> dt.datetime | None:
+    """Record that the scheduler is alive at `now`; the previous beat (None the first time)."""
+    with engine.begin() as conn:
+        previous = conn.execute(select(SchedulerHeartbeat.at).where(SchedulerHeartbeat.name == name)).scalar()
+        if previous is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(SchedulerHeartbeat).values(name=name, at=_naive(now)))
+            except IntegrityError:
+                conn.execute(update(SchedulerHeartbeat).where(SchedulerHeartbeat.name == name).values(at=_naive(now)))
+        else:
+            conn.execute(update(SchedulerHeartbeat).where(SchedulerHeartbeat.name == name).values(at=_naive(now)))
+        return _aware(previous)
 
 
 def mark_skipped(engine: Engine, key: str, *, reason: str) -> None:

@@ -174,7 +174,9 @@ def test_slow_query_is_acked_within_3_seconds_and_answered_later(stack):
     try:
         status, _, name, took = stack.command("/mrr", "2026-11")
         assert status == 200 and took < 3
-        assert "1,000.00" in _answer_text(stack.answer(name, timeout=30))
+        working, answer = (c.json for c in stack.api.wait_for_response(name, count=2, timeout=30))
+        assert working == {"response_type": "ephemeral", "text": "Working on it…"}
+        assert answer["replace_original"] is True and "1,000.00" in _answer_text(answer)
     finally:
         event.remove(stack.engine, "before_cursor_execute", slow)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.request
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -18,7 +19,8 @@ from bot.jobs.context import JobContext
 from bot.jobs.posting import (
     DeliveryFailure,
     Posted,
-    find_posted,
+    Unconfirmed,
+    confirm,
     post_message,
     poster,
     record_failure,
@@ -66,8 +68,25 @@ def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow |
     return DigestMessage(content, digest_text(content), blocks_json(digest_blocks(content, delayed=delayed)))
 
 
-def upload_chart(ctx: JobContext, channel: str, content: DigestContent) -> bool:
-    """Upload the digest chart to `channel`; False (logged) when there is none or it failed."""
+def _put(url: str, data: bytes, timeout: float) -> None:
+    request = urllib.request.Request(url, data=data, method="POST",
+                                     headers={"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - Slack's upload URL
+        response.read()
+
+
+def upload_chart(ctx: JobContext, channel: str, content: DigestContent, key: str | None = None) -> bool:
+    """Upload the digest chart to `channel`; False (logged) when there is none or it failed.
+
+    With the delivery `key`, the chart is shared at most once for it: the file id is recorded before
+    `files.completeUploadExternal` (which is never retried: a 5xx may come after Slack shared it), and a
+    retried delivery whose chart was already attempted goes out without one.
+    """
+    if key is not None:
+        row = subs.get_delivery(ctx.engine, key)
+        if row is not None and row.chart_file_id:
+            log.info("%s: the chart was already shared (or attempted) once; not again", key)
+            return False
     try:
         png = digest_chart(content)
     except Exception:
@@ -75,9 +94,15 @@ def upload_chart(ctx: JobContext, channel: str, content: DigestContent) -> bool:
         return False
     if not png:
         return False
+    client = poster(ctx.client)
     try:
-        ctx.client.files_upload_v2(channel=channel, content=png, title=content.title,
-                                   filename=f"digest-{period_key(content.period)}.png")
+        filename = f"digest-{period_key(content.period)}.png"
+        target = client.files_getUploadURLExternal(filename=filename, length=len(png))
+        _put(str(target["upload_url"]), png, float(client.timeout or 15))
+        file_id = str(target["file_id"])
+        if key is not None and not subs.claim_chart(ctx.engine, key, file_id):
+            return False
+        client.files_completeUploadExternal(files=[{"id": file_id, "title": content.title}], channel_id=channel)
         return True
     except (SlackApiError, OSError) as exc:
         code = exc.response.get("error") if isinstance(exc, SlackApiError) else exc.__class__.__name__
@@ -95,7 +120,7 @@ def deliver_digest(ctx: JobContext, *, key: str, channel: str, sub: subs.Subscri
     and, when it is there, only report it. `allow_post` False: look, but do not post (raises TooLate).
     """
     if recover_since is not None:
-        ts = find_posted(poster(ctx.client), channel, key, recover_since - dt.timedelta(minutes=1))
+        ts = confirm(ctx, poster(ctx.client), channel, key, recover_since - dt.timedelta(minutes=1))
         if ts:
             log.info("%s was already in %s (ts %s): recorded, not posted again", key, channel, ts)
             return Posted(ts, True)
@@ -105,7 +130,7 @@ def deliver_digest(ctx: JobContext, *, key: str, channel: str, sub: subs.Subscri
         message = build_message(ctx.engine, ctx.config, sub, today, delayed=delayed)
     except UserError as exc:
         raise DeliveryFailure("invalid_digest", str(exc), permanent=True) from exc
-    upload_chart(ctx, channel, message.content)
+    upload_chart(ctx, channel, message.content, key)
     return post_message(ctx, channel=channel, key=key, text=message.text, blocks=message.blocks,
                         look_first_since=recover_since)
 
@@ -123,6 +148,9 @@ def post_now(ctx: JobContext, *, channel: str, sub: subs.SubscriptionRow | None,
         raise DeliveryFailure("duplicate", f"{key} is already recorded")
     try:
         posted = deliver_digest(ctx, key=key, channel=channel, sub=sub, today=today)
+    except Unconfirmed as exc:
+        subs.mark_unknown(ctx.engine, key, error=str(exc))
+        raise
     except Exception as exc:
         record_failure(ctx, key, None, exc, deadline=None)
         raise

@@ -7,7 +7,10 @@ a dropped connection after the request was sent). In both cases the channel's re
 for the key first, and the message is posted only when it is not there.
 
 429 answers are retried by the client (nothing was posted); 5xx and connection errors are retried here,
-each retry after a history check. Errors that retrying cannot fix (PERMANENT_ERRORS) fail the run at once,
+each retry after a history check. A post whose outcome is unknown is never repeated until a history check has
+answered: the check is retried with back-off, and when history stays unreadable the delivery is left
+'unconfirmed' (checked again later; posted only once a check says it is absent) and, after the grace window,
+marked 'unknown' with the subscriber told once. Errors that retrying cannot fix (PERMANENT_ERRORS) fail the run at once,
 mark the subscription failing and tell the person who subscribed; other errors are retried with back-off
 until the run's grace window ends, and then reported the same way.
 """
@@ -32,6 +35,7 @@ EVENT_TYPE = "csbot_delivery"
 HISTORY_SLACK = dt.timedelta(minutes=1)  # look this far before the claim for the message
 HISTORY_PAGES = 5
 AMBIGUOUS_RETRIES = 2
+CHECK_RETRIES = 3  # history checks (with back-off) before a post of unknown outcome is left unconfirmed
 RETRY_BASE = dt.timedelta(seconds=30)
 RETRY_MAX = dt.timedelta(minutes=30)
 
@@ -72,6 +76,17 @@ class DeliveryFailure(Exception):
         super().__init__(f"{code}{': ' + detail if detail else ''}")
 
 
+class HistoryUnavailable(Exception):
+    """The channel's history could not be read: whether a post is there is unknown."""
+
+
+class Unconfirmed(DeliveryFailure):
+    """Slack may have accepted the post, and its history could not be read to check: do not post again yet."""
+
+    def __init__(self, detail: str):
+        super().__init__("unconfirmed", detail)
+
+
 class LostLeadership(Exception):
     """This process stopped being the scheduler; the claim is left for the new leader to recover."""
 
@@ -107,8 +122,8 @@ def poster(client: WebClient) -> WebClient:
 def find_posted(client: WebClient, channel: str, key: str, since: dt.datetime | None) -> str | None:
     """The ts of a message in `channel` (newer than `since`) whose metadata carries `key`, else None.
 
-    Raises DeliveryFailure(permanent) when the channel itself is unusable; when history cannot be read for
-    another reason (e.g. a missing scope), logs it and answers None: posting again is then the lesser evil.
+    Raises DeliveryFailure(permanent) when the channel itself is unusable, HistoryUnavailable when history
+    cannot be read for another reason (a 5xx, a dropped connection, a missing scope): None means "not there".
     """
     cursor = None
     oldest = f"{since.timestamp():.6f}" if since is not None else None
@@ -120,12 +135,11 @@ def find_posted(client: WebClient, channel: str, key: str, since: dt.datetime | 
             code = _code(exc)
             if code in PERMANENT_ERRORS - {"missing_scope"}:
                 raise DeliveryFailure(code, f"reading {channel}", permanent=True) from exc
-            log.warning("cannot read %s to check for %s (%s): it may be posted twice", channel, key, code)
-            return None
+            log.warning("cannot read %s to check for %s (%s)", channel, key, code)
+            raise HistoryUnavailable(code) from exc
         except OSError as exc:
-            log.warning("cannot read %s to check for %s (%s): it may be posted twice", channel, key,
-                        exc.__class__.__name__)
-            return None
+            log.warning("cannot read %s to check for %s (%s)", channel, key, exc.__class__.__name__)
+            raise HistoryUnavailable(exc.__class__.__name__) from exc
         for message in resp.get("messages") or []:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("key") == key:
@@ -136,13 +150,26 @@ def find_posted(client: WebClient, channel: str, key: str, since: dt.datetime | 
     return None
 
 
+def confirm(ctx: JobContext, client: WebClient, channel: str, key: str, since: dt.datetime | None) -> str | None:
+    """`find_posted`, retried with back-off while history cannot be read; Unconfirmed when it never could."""
+    reason = ""
+    for attempt in range(CHECK_RETRIES):
+        if attempt:
+            ctx.sleep(min(2.0 ** attempt, 10.0))
+        try:
+            return find_posted(client, channel, key, since)
+        except HistoryUnavailable as exc:
+            reason = str(exc)
+    raise Unconfirmed(f"could not read {channel} to check whether it was posted ({reason})")
+
+
 def post_message(ctx: JobContext, *, channel: str, key: str, text: str, blocks: list[dict] | None,
                  look_first_since: dt.datetime | None = None, look_first: bool = False) -> Posted:
     """Post once under `key`. `look_first`: a previous attempt may have posted it (recovery): search first."""
     client = poster(ctx.client)
     since = look_first_since - HISTORY_SLACK if look_first_since is not None else None
     if look_first:
-        ts = find_posted(client, channel, key, since)
+        ts = confirm(ctx, client, channel, key, since)
         if ts:
             log.info("%s was already in %s (ts %s): recorded, not posted again", key, channel, ts)
             return Posted(ts, True)
@@ -168,7 +195,7 @@ def post_message(ctx: JobContext, *, channel: str, key: str, text: str, blocks: 
             raise DeliveryFailure("unanswered", f"{reason} posting to {channel}, {ambiguous} times")
         log.warning("posting %s to %s: %s; checking the channel before trying again", key, channel, reason)
         ctx.sleep(min(2.0 ** ambiguous, 10.0))
-        ts = find_posted(client, channel, key, since or ctx.now() - dt.timedelta(minutes=10))
+        ts = confirm(ctx, client, channel, key, since or ctx.now() - dt.timedelta(minutes=10))
         if ts:
             return Posted(ts, True)
 
@@ -196,9 +223,19 @@ def failure_text(sub: subs.SubscriptionRow, code: str, detail: str = "") -> str:
             f"`/digest list` there shows the status. I will keep trying at the scheduled times meanwhile.")
 
 
-def notify_subscriber(ctx: JobContext, sub: subs.SubscriptionRow, code: str, detail: str = "") -> bool:
+def unknown_text(sub: subs.SubscriptionRow, key: str) -> str:
+    """The DM when a post could not be confirmed before its window ended."""
+    period = key.rsplit(":", 1)[-1]
+    return (f":grey_question: I cannot tell whether {_what(sub)} ({period}) reached <#{sub.channel_id}>: Slack "
+            "answered with an error after receiving it, and I could not read the channel to check. I will not post "
+            f"it again (so it is never there twice); please look in <#{sub.channel_id}>. `/digest list` there shows "
+            "the status.")
+
+
+def notify_subscriber(ctx: JobContext, sub: subs.SubscriptionRow, code: str, detail: str = "",
+                      text: str | None = None) -> bool:
     """DM the person who subscribed (conversations.open, then chat.postMessage); False when nobody was told."""
-    text = failure_text(sub, code, detail)
+    text = text or failure_text(sub, code, detail)
     if not sub.created_by:
         log.error("subscription %s in %s is failing (%s) and has no subscriber to tell", sub.id, sub.channel_id,
                   code)
@@ -244,6 +281,27 @@ def record_failure(ctx: JobContext, key: str, sub: subs.SubscriptionRow | None, 
     log.error("%s failed for good: %s; subscription %s marked failing", key, detail, sub.id)
     if subs.mark_subscription_failing(ctx.engine, sub.id, error=detail, now=now):
         notify_subscriber(ctx, sub, code, "" if permanent else detail)
+    return False
+
+
+def record_unconfirmed(ctx: JobContext, key: str, sub: subs.SubscriptionRow | None, exc: Unconfirmed, *,
+                       deadline: dt.datetime | None) -> bool:
+    """Keep `key` unconfirmed, to be checked again with back-off until `deadline`; True while it will be.
+
+    At the deadline it becomes 'unknown' (final: never posted again) and the subscriber is told once.
+    """
+    now = ctx.now()
+    if deadline is not None and now < deadline:
+        current = subs.get_delivery(ctx.engine, key)
+        retry_at = min(now + backoff((current.attempts if current else 0) + 1), deadline)
+        subs.mark_unconfirmed(ctx.engine, key, error=str(exc), now=now, retry_at=retry_at)
+        log.warning("%s unconfirmed (%s); checking the channel again at %s", key, exc,
+                    retry_at.isoformat(timespec="seconds"))
+        return True
+    subs.mark_unknown(ctx.engine, key, error=str(exc))
+    log.error("%s: could not confirm whether it was posted before its window ended; marked unknown", key)
+    if sub is not None:
+        notify_subscriber(ctx, sub, "unknown", str(exc), text=unknown_text(sub, key))
     return False
 
 

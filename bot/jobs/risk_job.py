@@ -22,7 +22,8 @@ from bot.jobs.context import JobContext
 from bot.jobs.posting import (
     DeliveryFailure,
     LostLeadership,
-    find_posted,
+    Unconfirmed,
+    confirm,
     post_message,
     poster,
     record_failure,
@@ -100,13 +101,18 @@ def scan(ctx: JobContext, *, key: str, sub: subs.SubscriptionRow, today: dt.date
             continue
         mine = d.key in fresh
         if not mine:  # left by a run that died (claimed) or failed: take it over before touching it
-            if d.state == "failed" and d.retry_at is not None and d.retry_at > ctx.now():
+            if d.state in ("failed", "unconfirmed") and d.retry_at is not None and d.retry_at > ctx.now():
                 continue
             if not subs.take_over_delivery(ctx.engine, d.key, from_state=d.state, from_claimed_by=d.claimed_by,
                                            claimed_by=ctx.identity, now=ctx.now()):
                 continue
-            ts = find_posted(client, sub.channel_id, d.key, d.claimed_at - dt.timedelta(minutes=1)
+            try:
+                ts = confirm(ctx, client, sub.channel_id, d.key, d.claimed_at - dt.timedelta(minutes=1)
                              if d.claimed_at else None)
+            except Unconfirmed as exc:  # never posted again before a check has answered
+                subs.mark_unconfirmed(ctx.engine, d.key, error=str(exc), now=ctx.now(), retry_at=ctx.now())
+                failure = failure or exc
+                continue
             if ts:
                 subs.mark_posted(ctx.engine, d.key, message_ts=ts, now=ctx.now())
                 recovered += 1
@@ -127,6 +133,11 @@ def scan(ctx: JobContext, *, key: str, sub: subs.SubscriptionRow, today: dt.date
                                   look_first_since=d.claimed_at)
         except LostLeadership:
             raise
+        except Unconfirmed as exc:
+            subs.mark_unconfirmed(ctx.engine, d.key, error=str(exc), now=ctx.now(), retry_at=ctx.now())
+            log.warning("warning %s unconfirmed: %s", d.key, exc)
+            failure = failure or exc
+            continue
         except DeliveryFailure as exc:
             retry_at = None if exc.permanent else ctx.now()  # retried with the scan
             subs.mark_failed(ctx.engine, d.key, error=str(exc), now=ctx.now(), retry_at=retry_at)

@@ -36,7 +36,15 @@ from sqlalchemy import Engine
 from bot.jobs import digest_job, risk_job
 from bot.jobs.context import LATE_AFTER, JobContext
 from bot.jobs.leader import Leader, make_leader
-from bot.jobs.posting import DeliveryFailure, LostLeadership, Posted, record_failure, record_success
+from bot.jobs.posting import (
+    DeliveryFailure,
+    LostLeadership,
+    Posted,
+    Unconfirmed,
+    record_failure,
+    record_success,
+    record_unconfirmed,
+)
 from bot.settings import tick_seconds
 from kpi_core.config import KpiConfig
 from kpi_core.digest import last_complete_period
@@ -118,6 +126,11 @@ def due_run(sub: subs.SubscriptionRow, now: dt.datetime) -> DueRun | None:
     fire = latest_fire_time(sub, now)
     if fire is None or fire < sub.schedule_since:
         return None
+    return run_at(sub, fire)
+
+
+def run_at(sub: subs.SubscriptionRow, fire: dt.datetime) -> DueRun:
+    """The run of `sub` scheduled at `fire` (UTC)."""
     local_day = fire.astimezone(ZoneInfo(sub.timezone)).date()
     if sub.kind == "digest":
         period = digest_job.period_key(last_complete_period(local_day, sub.cadence))
@@ -132,18 +145,47 @@ def due_run(sub: subs.SubscriptionRow, now: dt.datetime) -> DueRun | None:
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    action: str  # posted | recovered | skipped | failed | retrying
+    action: str  # posted | recovered | skipped | failed | retrying | unconfirmed | unknown
     delayed: bool = False
     detail: str = ""
+
+
+def down_reason(down_since: dt.datetime, now: dt.datetime, grace: dt.timedelta) -> str:
+    return (f"{subs.DOWN_PREFIX} from {down_since:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC "
+            f"(past the {grace} grace window)")
+
+
+def record_missed(ctx: JobContext, sub: subs.SubscriptionRow, down_since: dt.datetime | None,
+                  now: dt.datetime) -> list[Outcome]:
+    """Runs scheduled while csbot was down (after the last tick, before the latest run) leave a 'skipped' row
+    each, shown by `/digest list`, instead of a silent gap. The latest run is `run_due`'s business."""
+    if down_since is None or down_since >= now:
+        return []
+    latest = latest_fire_time(sub, now)
+    start = max(down_since, sub.schedule_since) + dt.timedelta(seconds=1)
+    outcomes = []
+    for fire in fire_times(sub, start, now):
+        if fire == latest:
+            continue
+        run = run_at(sub, fire)
+        reason = down_reason(down_since, now, ctx.grace)
+        if subs.record_skipped(ctx.engine, run.key, channel_id=sub.channel_id, kind=sub.kind,
+                               period_key=run.period_key, reason=reason, now=now, subscription_id=sub.id,
+                               scheduled_for=fire):
+            log.warning("%s skipped: %s", run.key, reason)
+            outcomes.append(Outcome(run.key, "skipped", detail=reason))
+    return outcomes
 
 
 def tick(ctx: JobContext, now: dt.datetime | None = None) -> list[Outcome]:
     """Do whatever is due at `now` (default: the context's clock); what happened, per run touched."""
     now = now or ctx.now()
+    down_since = subs.heartbeat(ctx.engine, now)  # the previous tick: csbot was down since then
     outcomes: list[Outcome] = []
     for sub in subs.active_subscriptions(ctx.engine):
         try:
-            outcome = run_due(ctx, sub, now)
+            outcomes.extend(record_missed(ctx, sub, down_since, now))
+            outcome = run_due(ctx, sub, now, down_since=down_since)
         except LostLeadership:
             log.warning("no longer the scheduler: stopping this tick; the new leader takes over")
             break
@@ -169,7 +211,8 @@ def _run(ctx: JobContext, due: DueRun, *, delayed: bool, recover_since: dt.datet
     return ("recovered" if recover_since is not None else "posted") + f" ({detail})", None
 
 
-def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime) -> Outcome | None:
+def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime,
+            down_since: dt.datetime | None = None) -> Outcome | None:
     due = due_run(sub, now)
     if due is None:
         return None
@@ -181,8 +224,9 @@ def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime) -> Out
     recover_since: dt.datetime | None = None
     if existing is None:
         if not within:
-            reason = (f"missed: csbot was not running at {due.fire_time:%Y-%m-%d %H:%M} UTC and the grace window "
-                      f"({ctx.grace}) had passed when it came back")
+            reason = (down_reason(down_since, now, ctx.grace) if down_since is not None and down_since < due.fire_time
+                      else f"missed: csbot was not running at {due.fire_time:%Y-%m-%d %H:%M} UTC and the grace "
+                           f"window ({ctx.grace}) had passed when it came back")
             if subs.record_skipped(ctx.engine, due.key, channel_id=sub.channel_id, kind=sub.kind,
                                    period_key=due.period_key, reason=reason, now=now, subscription_id=sub.id,
                                    scheduled_for=due.fire_time):
@@ -193,8 +237,16 @@ def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime) -> Out
                                    period_key=due.period_key, claimed_by=ctx.identity, now=now,
                                    subscription_id=sub.id, scheduled_for=due.fire_time, delayed=delayed):
             return None  # another process claimed it first
-    elif existing.state in ("posted", "skipped"):
+    elif existing.state in ("posted", "skipped", "unknown"):
         return None
+    elif existing.state == "unconfirmed":
+        # Slack may have posted it: look first (posting only when it is not there), never before retry_at.
+        if existing.retry_at is not None and existing.retry_at > now:
+            return None
+        if not subs.take_over_delivery(ctx.engine, due.key, from_state="unconfirmed", claimed_by=ctx.identity,
+                                       now=now, delayed=delayed or existing.delayed):
+            return None
+        recover_since = due.fire_time
     elif existing.state == "claimed":
         # We hold the leader lock and run one tick at a time, so whoever claimed it is not running it any more.
         if not subs.take_over_delivery(ctx.engine, due.key, from_state="claimed", from_claimed_by=existing.claimed_by,
@@ -219,6 +271,9 @@ def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime) -> Out
         action, posted = _run(ctx, due, delayed=delayed, recover_since=recover_since, allow_post=within)
     except LostLeadership:
         raise
+    except Unconfirmed as exc:
+        retrying = record_unconfirmed(ctx, due.key, sub, exc, deadline=deadline)
+        return Outcome(due.key, "unconfirmed" if retrying else "unknown", detail=str(exc))
     except digest_job.TooLate:
         subs.mark_skipped(ctx.engine, due.key, reason="interrupted, and too late to post when recovered")
         return Outcome(due.key, "skipped", detail="interrupted, and too late to post when recovered")

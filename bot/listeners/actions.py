@@ -6,7 +6,7 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -22,13 +22,10 @@ from bot.render.blocks import (
 )
 from bot.render.csv_out import at_risk_csv
 from bot.services import Services
+from bot.workers import deferred
 from kpi_core.answers import AtRiskAnswer, ask
 
 log = logging.getLogger("csbot.actions")
-
-
-def _ack(ack: Ack) -> None:
-    ack()
 
 
 def _value(body: dict[str, Any]) -> str:
@@ -80,7 +77,7 @@ def register(app: App, services: Services) -> None:
         respond(client, body, {"text": f"Sent you all {len(answer.accounts)} as a CSV file in a direct message.",
                                "replace_original": False})
 
-    app.action(SHARE_ACTION)(ack=_ack, lazy=[share])
-    app.action(SHOW_ALL_ACTION)(ack=_ack, lazy=[show_all])
-    app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(ack=_ack, lazy=[pick])
+    app.action(SHARE_ACTION)(deferred(services.answers, share))
+    app.action(SHOW_ALL_ACTION)(deferred(services.answers, show_all))
+    app.action(re.compile(rf"^{PICK_ACCOUNT_ACTION}_\d+$"))(deferred(services.answers, pick))
 

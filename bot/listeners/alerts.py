@@ -25,6 +25,7 @@ from bot.render.digest_blocks import (
     with_alert_state,
 )
 from bot.services import Services
+from bot.workers import deferred
 from kpi_core import clock
 from storage import subscriptions as subs
 
@@ -69,9 +70,6 @@ def _alert_id(body: dict[str, Any]) -> int:
 
 
 def register(app: App, services: Services) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
-
     @guarded
     def acknowledge(body: dict[str, Any], client: WebClient) -> None:
         record(services, client, body, _alert_id(body), "acknowledge")
@@ -86,12 +84,12 @@ def register(app: App, services: Services) -> None:
         ack()
         client.views_open(trigger_id=body["trigger_id"], view=not_a_risk_modal(body["actions"][0]["value"]))
 
-    def check_reason(ack: Ack, view: dict[str, Any]) -> None:
+    def check_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         reason = view["state"]["values"][REASON_BLOCK][REASON_ACTION].get("value") or ""
         if not reason.strip():
             ack(response_action="errors", errors={REASON_BLOCK: "Say briefly why this account is not at risk."})
             return
-        ack()
+        record_dismissal(ack, body, client)
 
     @guarded
     def dismissed(body: dict[str, Any], client: WebClient) -> None:
@@ -100,7 +98,8 @@ def register(app: App, services: Services) -> None:
         if reason:
             record(services, client, body, int(view["private_metadata"]), "dismiss", reason=reason)
 
-    app.action(ACK_ACTION)(ack=ack_now, lazy=[acknowledge])
-    app.action(SNOOZE_ACTION)(ack=ack_now, lazy=[snooze])
+    record_dismissal = deferred(services.answers, dismissed)
+    app.action(ACK_ACTION)(deferred(services.answers, acknowledge))
+    app.action(SNOOZE_ACTION)(deferred(services.answers, snooze))
     app.action(DISMISS_ACTION)(ask_reason)
-    app.view(DISMISS_CALLBACK)(ack=check_reason, lazy=[dismissed])
+    app.view(DISMISS_CALLBACK)(check_reason)

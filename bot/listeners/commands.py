@@ -1,22 +1,19 @@
-"""Slash commands that answer questions: /kpi, the shortcuts, /health, /atrisk. Ack first, answer after."""
+"""Slash commands that answer questions: /kpi, the shortcuts, /health, /atrisk. Ack first (on the request
+thread), answer after (on the answer pool: bot/workers.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.listeners.replies import command_text, guarded, reply
 from bot.listeners.subscriptions import handle_atrisk_subscription
 from bot.services import Services
+from bot.workers import deferred
 
 ANSWER_COMMANDS = ("/kpi", "/nps", "/csat", "/churn", "/nrr", "/mrr", "/health", "/atrisk")
-
-
-def ack_now(ack: Ack) -> None:
-    """Acknowledge within Slack's 3 seconds; the answer follows through response_url."""
-    ack()
 
 
 def register(app: App, services: Services) -> None:
@@ -30,4 +27,4 @@ def register(app: App, services: Services) -> None:
         reply(services, client, body, text, services.today())
 
     for command in ANSWER_COMMANDS:
-        app.command(command)(ack=ack_now, lazy=[answer])
+        app.command(command)(deferred(services.answers, answer))

@@ -16,11 +16,11 @@ from bot.render.blocks import (
     ambiguous_blocks,
     answer_blocks,
     answer_text,
-    apology_blocks,
     blocks_json,
     error_blocks,
     escape,
 )
+from bot.render.failures import failure_kind, failure_message
 from bot.services import Services
 from kpi_core.answers import Answer, ask
 from kpi_core.commands import help_text, split_command
@@ -80,13 +80,22 @@ def reply(services: Services, client: WebClient, body: dict[str, Any], text: str
     request_id = uuid.uuid4().hex[:12]
     try:
         message, _ = build_reply(services, text, today)
-    except Exception:
-        log.exception("request %s failed: %r", request_id, text)
-        message = {"blocks": blocks_json(apology_blocks(request_id)), "text": "Something went wrong."}
+    except Exception as exc:
+        log_failure(request_id, exc, repr(text[:200]))
+        message = failure_message(exc, request_id)
     try:
         respond(client, body, {**message, **extra})
     except DeliveryError:
         log.exception("request %s: answer could not be delivered", request_id)
+
+
+def log_failure(request_id: str, error: BaseException, what: str) -> None:
+    """A timeout or an unreachable database in one line; anything else with its traceback."""
+    kind = failure_kind(error)
+    if kind == "error":
+        log.error("request %s failed %s", request_id, what, exc_info=error)
+    else:
+        log.warning("request %s failed %s: %s (%s)", request_id, what, kind, error.__class__.__name__)
 
 
 def guarded(listener):
@@ -97,13 +106,12 @@ def guarded(listener):
     def run(**kwargs: Any) -> None:
         try:
             listener(**kwargs)
-        except Exception:
+        except Exception as exc:
             request_id = uuid.uuid4().hex[:12]
-            log.exception("request %s failed in %s", request_id, listener.__name__)
+            log_failure(request_id, exc, f"in {listener.__name__}")
             body, client = kwargs.get("body") or {}, kwargs.get("client")
             try:
-                respond(client, body, {"blocks": blocks_json(apology_blocks(request_id)),
-                                       "text": f"Something went wrong (reference {request_id})."})
+                respond(client, body, failure_message(exc, request_id))
             except Exception:
                 log.exception("request %s: the apology could not be delivered either", request_id)
 

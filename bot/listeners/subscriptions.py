@@ -16,9 +16,11 @@ from bot.render.blocks import blocks_json, error_blocks, escape
 from bot.render.digest_blocks import digest_text
 from bot.services import Services
 from bot.settings import subscription_admins
+from bot.workers import deferred
 from kpi_core import clock
 from kpi_core.commands import help_text
 from kpi_core.subscription_spec import DAYS, SUBSCRIBE_FORMS, parse_schedule
+from kpi_core.text_checks import check_command_text
 from kpi_core.types import UserError
 from storage import subscriptions as subs
 
@@ -75,8 +77,12 @@ def _status_line(status: subs.SubscriptionStatus) -> str:
         when = (last.posted_at or last.claimed_at or last.scheduled_for)
         when_text = when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"
         late = " (posted late)" if last.delayed and last.state == "posted" else ""
-        error = f": {escape(last.error)}" if last.error and last.state in {"failed", "skipped"} else ""
+        shown = {"failed", "skipped", "unconfirmed", "unknown"}
+        error = f": {escape(last.error)}" if last.error and last.state in shown else ""
         lines.append(f"Last run {last.period_key}: {last.state}{late} at {when_text}{error}")
+    for missed in status.missed:
+        if last is None or missed.key != last.key:
+            lines.append(f"Skipped {missed.period_key}: {escape(missed.error or '')}")
     return "\n".join(lines)
 
 
@@ -138,6 +144,7 @@ def handle_digest(services: Services, client: WebClient, body: dict[str, Any]) -
     words = (body.get("text") or "").split()
     verb = words[0].lower() if words else "preview"
     try:
+        check_command_text(body.get("text") or "")
         if verb == "preview":
             _preview(services, client, body)
         elif verb == "subscribe":
@@ -155,6 +162,7 @@ def handle_digest(services: Services, client: WebClient, body: dict[str, Any]) -
 def handle_atrisk_subscription(services: Services, client: WebClient, body: dict[str, Any], verb: str) -> None:
     args = (body.get("text") or "").split()[1:]
     try:
+        check_command_text(body.get("text") or "")
         if verb == "subscribe":
             _subscribe(services, client, body, "risk", args)
         else:
@@ -164,11 +172,9 @@ def handle_atrisk_subscription(services: Services, client: WebClient, body: dict
 
 
 def register(app: App, services: Services) -> None:
-    from bot.listeners.commands import ack_now
-
     @guarded
     def digest(body: dict[str, Any], client: WebClient) -> None:
         handle_digest(services, client, body)
 
-    app.command("/digest")(ack=ack_now, lazy=[digest])
+    app.command("/digest")(deferred(services.answers, digest))
 

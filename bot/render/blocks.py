@@ -86,6 +86,15 @@ def escape(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_FORMATTING = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
+
+
+def literal(text: str) -> str:
+    """Data shown in mrkdwn: escaped, and Slack's formatting characters (* _ ~ `) replaced by look-alikes
+    (∗ ˍ ∼ ˋ), so a name like `*Acme*` or `_beta_` shows as typed instead of turning bold, italic or code."""
+    return escape(text).translate(_FORMATTING)
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to at most `limit` characters, ending with "…" when cut, never inside an entity or <...>."""
     if len(text) <= limit:
@@ -137,13 +146,13 @@ def _scope(scope: Scope) -> str:
     """The scope in words, data escaped, owner as a mention."""
     parts = []
     if scope.account:
-        parts.append(f"{escape(scope.account.name)} ({escape(scope.account.id)})")
+        parts.append(f"{literal(scope.account.name)} ({literal(scope.account.id)})")
     if scope.segment:
-        parts.append(f"segment {escape(scope.segment)}")
+        parts.append(f"segment {literal(scope.segment)}")
     if scope.owner:
         parts.append(f"owner {mention(scope.owner)}")
     if scope.feature:
-        parts.append(f"feature {escape(scope.feature)}")
+        parts.append(f"feature {literal(scope.feature)}")
     return ", ".join(parts) if parts else "all accounts"
 
 
@@ -237,7 +246,7 @@ def _health(h: AccountHealth) -> list[Block]:
     if h.components:
         shares = percent_shares([c.weight for c in h.components])
         blocks.append(_fields([
-            f"*{escape(c.name)}*: {format_score(c.score, 'missing')}"
+            f"*{literal(c.name)}*: {format_score(c.score, 'missing')}"
             f" (weight {share}%)\n{escape(c.detail)}"
             for c, share in zip(h.components, shares, strict=True)
         ]))
@@ -252,7 +261,7 @@ def _health(h: AccountHealth) -> list[Block]:
     if notes:
         blocks.append(_section("\n".join(notes)))
     owner = f"Owner {mention(h.owner)}" if h.owner else "No owner"
-    blocks.append(_context(f"{owner} · segment {escape(h.segment or '–')} · account `{escape(h.account.id)}`"))
+    blocks.append(_context(f"{owner} · segment {literal(h.segment or '–')} · account `{literal(h.account.id)}`"))
     return blocks
 
 
@@ -269,7 +278,7 @@ def _overview(o: HealthOverview, scope: Scope) -> list[Block]:
         lines = [f"*{len(o.lowest)} lowest customers*"]
         for i, h in enumerate(o.lowest, 1):
             driver = f" — {escape(h.drivers[0])}" if h.drivers else ""
-            lines.append(f"{i}. *{escape(h.account.name)}* — {_score(h.score)} {_band(h.band)}{driver}")
+            lines.append(f"{i}. *{literal(h.account.name)}* — {_score(h.score)} {_band(h.band)}{driver}")
         blocks.extend(_sections(lines, 3))
     blocks.append(_context(f"As of {o.as_of.isoformat()} · Scope: {_scope(scope)}"))
     return blocks
@@ -278,7 +287,7 @@ def _overview(o: HealthOverview, scope: Scope) -> list[Block]:
 def _at_risk_section(a: AtRisk) -> SectionBlock:
     h = a.health
     lines = [
-        f"{BAND_EMOJI.get(h.band or '', UNSCORED_EMOJI)} *{escape(h.account.name)}* (`{escape(h.account.id)}`)"
+        f"{BAND_EMOJI.get(h.band or '', UNSCORED_EMOJI)} *{literal(h.account.name)}* (`{literal(h.account.id)}`)"
         f" — {_score(h.score)}/100 {h.band or 'unscored'}",
         *(f"• {escape(rule.text)}" for rule in a.rules),
         f"Owner: {mention(h.owner)}",
@@ -465,8 +474,8 @@ def ambiguous_blocks(error: AmbiguousAccountError, values: list[str]) -> list[Bl
     """
     if len(values) != len(error.candidates):
         raise ValueError(f"{len(error.candidates)} candidates but {len(values)} button values")
-    listed = [f"• {escape(c.name)} (`{escape(c.id)}`)" for c in error.candidates]
-    blocks: list[Block] = [*_sections([f"'{escape(error.text)}' matches several accounts. *Which one did you mean?*",
+    listed = [f"• {literal(c.name)} (`{literal(c.id)}`)" for c in error.candidates]
+    blocks: list[Block] = [*_sections([f"'{literal(error.text)}' matches several accounts. *Which one did you mean?*",
                                       *listed], 3)]
     buttons = [_button(escape(f"{c.name} ({c.id})"), f"{PICK_ACCOUNT_ACTION}_{i}", value)
                for i, (c, value) in enumerate(zip(error.candidates, values, strict=True))

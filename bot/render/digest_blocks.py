@@ -38,6 +38,7 @@ from bot.render.blocks import (
     _sections,
     clip,
     escape,
+    literal,
     mention,
 )
 from bot.render.formats import format_delta, format_score, format_value
@@ -100,7 +101,7 @@ def _utc(at: dt.datetime) -> str:
 
 
 def _name(name: str) -> str:
-    return clip(escape(name), NAME_MAX)
+    return clip(literal(name), NAME_MAX)
 
 
 def _days(n: int) -> str:
@@ -257,8 +258,8 @@ def risk_alert_blocks(item: AtRisk, *, alert_value: str, state: AlertState | Non
     h = item.health
     owner = f"{mention(h.owner)}, this account needs a look" if h.owner else "No owner on record: it needs a look"
     blocks: list[Block] = [
-        _section(f":rotating_light: *{clip(escape(h.account.name), 2 * NAME_MAX)}* "
-                 f"(`{clip(escape(h.account.id), NAME_MAX)}`) is at risk — "
+        _section(f":rotating_light: *{clip(literal(h.account.name), 2 * NAME_MAX)}* "
+                 f"(`{clip(literal(h.account.id), NAME_MAX)}`) is at risk — "
                  f"{_score(h.score)}/100 {_band(h.band)}\n{owner}"),
         *_sections(["*Why:*", *(f"• {escape(rule.text)}" for rule in item.rules)], 3),
     ]
@@ -272,7 +273,7 @@ def risk_alert_blocks(item: AtRisk, *, alert_value: str, state: AlertState | Non
         ]))
     else:
         blocks.append(_state_block(state))
-    blocks.append(_context(f"As of {h.as_of.isoformat()} · segment {escape(h.segment or '–')}"))
+    blocks.append(_context(f"As of {h.as_of.isoformat()} · segment {literal(h.segment or '–')}"))
     return blocks
 
 

@@ -99,6 +99,7 @@ class _Injection:
     error: str | None = None
     retry_after: int | None = None
     seconds: float = 0.0
+    after: bool = False  # do the call's work first, then answer with the failure
 
 
 @dataclass
@@ -306,6 +307,13 @@ class FakeSlackApi:
                 _Injection(times=times, status=status, error=error, retry_after=retry_after)
             )
 
+    def fail_after_next(self, method: str, status: int = 500, *, times: int = 1, error: str | None = None) -> None:
+        """Like ``fail_next``, but the call takes effect first (a message is posted, a file shared) and only
+        the answer is an error: Slack erring after accepting, the ambiguous case for exactly-once delivery."""
+        self.fail_next(method, status, times=times, error=error)
+        with self._lock:
+            self._failures[method][-1].after = True
+
     def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Hold the answer to the next ``times`` calls of ``method`` for ``seconds`` (the call is recorded at once)."""
         with self._lock:
@@ -360,7 +368,7 @@ class FakeSlackApi:
         with self._changed:
             failure = _take(self._failures, method)
             delay = _take(self._delays, method)
-            if failure is not None:
+            if failure is not None and not failure.after:
                 reply = self._failure_reply(failure)
             else:
                 try:
@@ -368,6 +376,8 @@ class FakeSlackApi:
                 except Exception as exc:  # a bug in the fake (or in a set_response factory)
                     self.errors.append(exc)
                     reply = _json_reply({"ok": False, "error": f"fake_slack_api_error: {exc!r}"}, status=500)
+                if failure is not None:
+                    reply = self._failure_reply(failure)
             self._calls.append(
                 RecordedCall(method=method, params=params, headers=headers, body=body, path=path, status=reply.status)
             )
