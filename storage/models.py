@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -165,6 +166,104 @@ class UsageEvent(Base):
     )
 
 
+class UsageDay(Base):
+    """Rollup: usage of one account on one local day (reporting time zone); see storage/rollups.py."""
+
+    __tablename__ = "usage_days"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # local date
+    events: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)  # distinct users active that day
+    seconds: Mapped[int] = mapped_column(BigInteger)  # summed duration_seconds (NULL counts 0)
+
+    __table_args__ = (
+        Index("ix_usage_days_day", "day", "account_id", "events", "users", "seconds"), {"sqlite_with_rowid": False},
+    )
+
+
+class UsageFeatureDay(Base):
+    """Rollup: usage of one feature by one account on one local day (events with a feature only)."""
+
+    __tablename__ = "usage_feature_days"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_usage_feature_days_day", "feature", "day", "account_id", "users", "seconds"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class UsageUserMonth(Base):
+    """Rollup: the local days (bit d-1 = day d) of one local month on which a user was active."""
+
+    __tablename__ = "usage_user_months"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day_mask: Mapped[int] = mapped_column(BigInteger)  # never 0 (such rows are deleted)
+
+    __table_args__ = (
+        Index("ix_usage_user_months_month", "month", "account_id", "user_id", "day_mask"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class UsageFeatureUserMonth(Base):
+    """Rollup: like usage_user_months, for the events of one feature."""
+
+    __tablename__ = "usage_feature_user_months"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day_mask: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_usage_feature_user_months_month", "feature", "month", "account_id", "user_id", "day_mask"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class RollupState(Base):
+    """One row: the zone the usage rollups were built in, and a version bumped by every data write."""
+
+    __tablename__ = "rollup_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    timezone: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(String(32))  # new at every full rebuild
+    version: Mapped[int] = mapped_column(BigInteger)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class RollupDirty(Base):
+    """(account, UTC day) slices of usage_events written since the rollups were last refreshed (by triggers)."""
+
+    __tablename__ = "rollup_dirty"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # UTC date of occurred_at
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
 class Cost(Base):
     __tablename__ = "costs"
 
@@ -303,3 +402,4 @@ class RiskAlert(Base):
 
 
 DATA_TABLES = (Account, Revenue, Invoice, Survey, Ticket, UsageEvent, Cost)
+ROLLUP_TABLES = (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth)

@@ -1,0 +1,516 @@
+"""Usage rollups: usage_events pre-aggregated by local day (the reporting time zone), exact and kept fresh.
+
+Tables (storage/models.py):
+- usage_days (account, local day): events, distinct users, summed seconds;
+- usage_feature_days (account, feature, local day): the same for the events of one feature;
+- usage_user_months (account, local month, user): `day_mask`, bit d-1 set when the user was active on day d;
+- usage_feature_user_months (account, feature, local month, user): the same per feature.
+Distinct users over any day range = (account, user) pairs with a month row whose mask meets the range's days
+of that month, so KPIs never read usage_events.
+
+Freshness, whatever wrote the events: database triggers (installed by migration 0005, `install_triggers`)
+record in rollup_dirty the (account_id, UTC day) of every usage row inserted, updated or deleted, and bump
+rollup_state.version on every write to the other data tables. `refresh_rollups` recomputes only the local days
+those UTC days can touch, in the caller's transaction, and bumps the version too, so a cache keyed by
+(token, version) sees every write. `rebuild_rollups` recomputes everything (first build, a new reporting time
+zone: `csbot rebuild-rollups`). Write paths call `sync_rollups(conn, tz)` in their own transaction before it
+commits; readers call `ensure_fresh(conn, tz)` first (cheap when nothing changed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from kpi_core.sqlfuncs import _offset_segments, local_date
+from storage.models import (
+    RollupDirty,
+    RollupState,
+    UsageDay,
+    UsageEvent,
+    UsageFeatureDay,
+    UsageFeatureUserMonth,
+    UsageUserMonth,
+)
+
+__all__ = [
+    "RollupStamp", "RollupZoneError", "ensure_fresh", "install_triggers", "rebuild_rollups", "refresh_rollups",
+    "sync_rollups", "month_mask", "month_start", "day_bit",
+]
+
+AUTO_REBUILD_MAX_EVENTS = 200_000
+"""A reader rebuilds rollups built in another zone by itself only up to this many usage rows (id span)."""
+
+REBUILD_SHARE = 0.25
+"""A refresh touching more local-day slices than this share of usage_days rows rebuilds everything instead."""
+
+DATA_TABLES_VERSIONED = ("accounts", "revenue", "invoices", "surveys", "tickets", "costs")
+
+
+class RollupZoneError(Exception):
+    """The rollups were built in another time zone and are too big to rebuild while answering."""
+
+
+@dataclass(frozen=True)
+class RollupStamp:
+    """Identifies the data the rollups reflect: a new token at every rebuild, a version bumped by every write."""
+
+    timezone: str
+    token: str
+    version: int
+
+
+# --------------------------------------------------------------------------------------------- SQL pieces
+
+
+class month_start(FunctionElement):
+    """First day of the month of a DATE."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element, compiler, **kw):
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class day_bit(FunctionElement):
+    """1 << (day of month - 1) of a DATE, as a 64-bit integer."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(day_bit, "sqlite")
+def _day_bit_sqlite(element, compiler, **kw):
+    return f"(1 << (CAST(strftime('%d', {compiler.process(element.clauses, **kw)}) AS INTEGER) - 1))"
+
+
+@compiles(day_bit, "postgresql")
+def _day_bit_pg(element, compiler, **kw):
+    col = compiler.process(element.clauses, **kw)
+    return f"(CAST(1 AS BIGINT) << (CAST(EXTRACT(DAY FROM {col}) AS INTEGER) - 1))"
+
+
+class add_days(FunctionElement):
+    """A DATE plus a constant number of days."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element, compiler, **kw):
+    col, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"date({col}, CAST({days} AS TEXT) || ' days')"
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element, compiler, **kw):
+    col, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST({col} + CAST({days} AS INTEGER) AS DATE)"
+
+
+def month_mask(month: dt.date, start: dt.date, end: dt.date) -> int:
+    """Bits of the days of `month` (its first day) inside [start, end]; 0 when none."""
+    next_month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    lo, hi = max(start, month), min(end, next_month - dt.timedelta(days=1))
+    if lo > hi:
+        return 0
+    return ((1 << hi.day) - 1) ^ ((1 << (lo.day - 1)) - 1)
+
+
+def months_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """First days of the months from the one containing `start` to the one containing `end`."""
+    out, m = [], start.replace(day=1)
+    while m <= end:
+        out.append(m)
+        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return out
+
+
+def full_month_mask(month: dt.date) -> int:
+    return month_mask(month, month, dt.date.max)
+
+
+# ------------------------------------------------------------------------------------------------ triggers
+
+
+def _sqlite_trigger_sql() -> list[str]:
+    def dirty(row: str) -> str:
+        return (f"INSERT OR IGNORE INTO rollup_dirty (account_id, day) "
+                f"VALUES ({row}.account_id, date({row}.occurred_at));")
+
+    stmts = [
+        f"CREATE TRIGGER IF NOT EXISTS csbot_usage_ai AFTER INSERT ON usage_events BEGIN {dirty('NEW')} END",
+        f"CREATE TRIGGER IF NOT EXISTS csbot_usage_ad AFTER DELETE ON usage_events BEGIN {dirty('OLD')} END",
+        f"CREATE TRIGGER IF NOT EXISTS csbot_usage_au AFTER UPDATE ON usage_events BEGIN {dirty('OLD')} "
+        f"{dirty('NEW')} END",
+    ]
+    bump = "UPDATE rollup_state SET version = version + 1;"
+    for table in DATA_TABLES_VERSIONED:
+        for short, event in (("ai", "INSERT"), ("ad", "DELETE"), ("au", "UPDATE")):
+            stmts.append(
+                f"CREATE TRIGGER IF NOT EXISTS csbot_{table}_{short} AFTER {event} ON {table} BEGIN {bump} END"
+            )
+    return stmts
+
+
+SQLITE_USAGE_TRIGGERS = ("csbot_usage_ai", "csbot_usage_ad", "csbot_usage_au")
+
+
+def _postgres_trigger_sql() -> list[str]:
+    def dirty_from(*tables: str) -> str:
+        inserts = " ".join(
+            f"INSERT INTO rollup_dirty (account_id, day) SELECT DISTINCT account_id, CAST(occurred_at AS DATE)"
+            f" FROM {t} ON CONFLICT DO NOTHING;" for t in tables
+        )
+        return f"BEGIN {inserts} RETURN NULL; END"
+
+    def function(name: str, body: str) -> str:
+        return f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ {body} $$"
+
+    stmts = [
+        function("csbot_usage_dirty_new", dirty_from("csbot_new_rows")),
+        function("csbot_usage_dirty_old", dirty_from("csbot_old_rows")),
+        function("csbot_usage_dirty_both", dirty_from("csbot_old_rows", "csbot_new_rows")),
+        function("csbot_bump_version", "BEGIN UPDATE rollup_state SET version = version + 1; RETURN NULL; END"),
+        "CREATE TRIGGER csbot_usage_ai AFTER INSERT ON usage_events REFERENCING NEW TABLE AS csbot_new_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION csbot_usage_dirty_new()",
+        "CREATE TRIGGER csbot_usage_ad AFTER DELETE ON usage_events REFERENCING OLD TABLE AS csbot_old_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION csbot_usage_dirty_old()",
+        "CREATE TRIGGER csbot_usage_au AFTER UPDATE ON usage_events REFERENCING OLD TABLE AS csbot_old_rows"
+        " NEW TABLE AS csbot_new_rows FOR EACH STATEMENT EXECUTE FUNCTION csbot_usage_dirty_both()",
+    ]
+    for table in DATA_TABLES_VERSIONED:
+        stmts.append(
+            f"CREATE TRIGGER csbot_{table}_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION csbot_bump_version()"
+        )
+    return stmts
+
+
+def install_triggers(conn: Connection) -> None:
+    """Create the triggers that mark usage slices dirty and bump the data version (migration 0005)."""
+    statements = _postgres_trigger_sql() if conn.dialect.name == "postgresql" else _sqlite_trigger_sql()
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def drop_triggers(conn: Connection) -> None:
+    """Remove every trigger `install_triggers` created (downgrade)."""
+    if conn.dialect.name == "postgresql":
+        for table in ("usage_events", *DATA_TABLES_VERSIONED):
+            for name in ("usage_ai", "usage_ad", "usage_au", f"{table}_version"):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS csbot_{name} ON {table}")
+        for fn in ("csbot_usage_dirty_new", "csbot_usage_dirty_old", "csbot_usage_dirty_both", "csbot_bump_version"):
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {fn}()")
+        return
+    for name in SQLITE_USAGE_TRIGGERS:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    for table in DATA_TABLES_VERSIONED:
+        for short in ("ai", "ad", "au"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS csbot_{table}_{short}")
+
+
+# --------------------------------------------------------------------------------------------- work tables
+
+_WORK = MetaData()
+_slices = Table(
+    "csbot_rollup_slices", _WORK,
+    Column("account_id", String(128), primary_key=True), Column("day", Date, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+_months = Table(
+    "csbot_rollup_months", _WORK,
+    Column("account_id", String(128), primary_key=True), Column("month", Date, primary_key=True),
+    Column("clear_mask", BigInteger), prefixes=["TEMPORARY"],
+)
+_ufd = Table(
+    "csbot_rollup_ufd", _WORK,
+    Column("account_id", String(128)), Column("user_id", String(128)), Column("feature", String(256)),
+    Column("day", Date), Column("events", Integer), Column("seconds", BigInteger),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _recreate(conn: Connection, table: Table) -> None:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    table.create(conn)
+
+
+def _drop(conn: Connection, *tables: Table) -> None:
+    for table in tables:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+# ------------------------------------------------------------------------------------------------- build
+
+
+def _fill_ufd(conn: Connection, tz: ZoneInfo, lo: dt.datetime, hi: dt.datetime, sliced: bool) -> None:
+    """Per (account, user, feature, local day): events and seconds, of every event or of the slices only."""
+    e = UsageEvent.__table__.c
+    day = local_date(e.occurred_at, lo, hi, tz).label("day")
+    events = select(e.account_id, e.user_id, e.feature, day, e.duration_seconds)
+    if sliced:
+        s = _slices.c
+        events = events.select_from(UsageEvent.__table__.join(
+            _slices,
+            (e.account_id == s.account_id) & (e.occurred_at >= add_days(s.day, literal(-1, Integer)))
+            & (e.occurred_at < add_days(s.day, literal(2, Integer))) & (day == s.day),
+        )).where(e.occurred_at >= lo, e.occurred_at < hi)
+    ev = events.subquery("events")
+    query = select(
+        ev.c.account_id, ev.c.user_id, ev.c.feature, ev.c.day, func.count().label("events"),
+        func.coalesce(func.sum(ev.c.duration_seconds), 0).label("seconds"),
+    ).group_by(ev.c.account_id, ev.c.user_id, ev.c.feature, ev.c.day)
+    conn.execute(insert(_ufd).from_select(["account_id", "user_id", "feature", "day", "events", "seconds"], query))
+
+
+def _insert_days(conn: Connection) -> None:
+    u = _ufd.c
+    conn.execute(insert(UsageDay).from_select(
+        ["account_id", "day", "events", "users", "seconds"],
+        select(u.account_id, u.day, func.sum(u.events), func.count(u.user_id.distinct()), func.sum(u.seconds))
+        .group_by(u.account_id, u.day),
+    ))
+    conn.execute(insert(UsageFeatureDay).from_select(
+        ["account_id", "feature", "day", "events", "users", "seconds"],
+        select(u.account_id, u.feature, u.day, func.sum(u.events), func.count(u.user_id.distinct()),
+               func.sum(u.seconds))
+        .where(u.feature.is_not(None)).group_by(u.account_id, u.feature, u.day),
+    ))
+
+
+def _user_month_selects():
+    u = _ufd.c
+    user_days = select(u.account_id, u.user_id, u.day).distinct().subquery("user_days")
+    month = month_start(user_days.c.day)
+    users = (
+        select(user_days.c.account_id, month.label("month"), user_days.c.user_id,
+               func.sum(day_bit(user_days.c.day)).cast(BigInteger).label("day_mask"))
+        .where(user_days.c.day.is_not(None))
+        .group_by(user_days.c.account_id, month, user_days.c.user_id)
+    )
+    fmonth = month_start(u.day)
+    features = (
+        select(u.account_id, u.feature, fmonth.label("month"), u.user_id,
+               func.sum(day_bit(u.day)).cast(BigInteger).label("day_mask"))
+        .where(u.feature.is_not(None))
+        .group_by(u.account_id, u.feature, fmonth, u.user_id)
+    )
+    return users, features
+
+
+def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
+    e = UsageEvent.__table__.c
+    lo, hi = conn.execute(select(func.min(e.occurred_at), func.max(e.occurred_at))).one()
+    if lo is None:
+        return None
+    if isinstance(lo, str):  # SQLite without a declared type on an aggregate
+        lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+    day = dt.timedelta(days=1)
+    return dt.datetime.combine(lo.date() - day, dt.time()), dt.datetime.combine(hi.date() + 2 * day, dt.time())
+
+
+def _new_state(conn: Connection, tz_name: str) -> None:
+    conn.execute(delete(RollupState))
+    conn.execute(insert(RollupState).values(
+        id=1, timezone=tz_name, token=uuid.uuid4().hex, version=0,
+        built_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+    ))
+
+
+def rebuild_rollups(conn: Connection, tz_name: str) -> None:
+    """Recompute every rollup from usage_events in zone `tz_name` (in the caller's transaction)."""
+    _lock(conn)
+    tz = ZoneInfo(tz_name)
+    for model in (UsageFeatureUserMonth, UsageUserMonth, UsageFeatureDay, UsageDay, RollupDirty):
+        conn.execute(delete(model))
+    span = _event_span(conn)
+    if span is not None:
+        _recreate(conn, _ufd)
+        _fill_ufd(conn, tz, *span, sliced=False)
+        _insert_days(conn)
+        users, features = _user_month_selects()
+        conn.execute(insert(UsageUserMonth).from_select(["account_id", "month", "user_id", "day_mask"], users))
+        conn.execute(insert(UsageFeatureUserMonth).from_select(
+            ["account_id", "feature", "month", "user_id", "day_mask"], features))
+        _drop(conn, _ufd)
+    _new_state(conn, tz_name)
+    if conn.dialect.name == "postgresql":
+        for model in (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth):
+            conn.exec_driver_sql(f"ANALYZE {model.__tablename__}")
+
+
+def _day_shifts(tz: ZoneInfo, lo: dt.date, hi: dt.date) -> list[int]:
+    """Local-day offsets (relative to the UTC day) an instant of a UTC day in [lo, hi] can have."""
+    start = dt.datetime.combine(lo - dt.timedelta(days=1), dt.time())
+    end = dt.datetime.combine(hi + dt.timedelta(days=2), dt.time())
+    offsets = {off for _, off in _offset_segments(start, end, tz)}
+    shifts = {0}
+    if any(o > 0 for o in offsets):
+        shifts.add(1)
+    if any(o < 0 for o in offsets):
+        shifts.add(-1)
+    return sorted(shifts)
+
+
+def _upsert(conn: Connection, model, columns: list[str], query) -> None:
+    table = model.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).from_select(columns, query)
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={"day_mask": table.c.day_mask.op("|")(
+        stmt.excluded.day_mask)})
+    conn.execute(stmt)
+
+
+def refresh_rollups(conn: Connection, tz_name: str) -> int:
+    """Recompute the local days of every dirty (account, UTC day) slice; returns the slices recomputed.
+
+    The rollups must have been built in `tz_name` (else use `sync_rollups`). Runs in the caller's transaction.
+    """
+    _lock(conn)
+    d = RollupDirty.__table__.c
+    lo_day, hi_day = conn.execute(select(func.min(d.day), func.max(d.day))).one()
+    if lo_day is None:
+        return 0
+    if isinstance(lo_day, str):
+        lo_day, hi_day = dt.date.fromisoformat(lo_day), dt.date.fromisoformat(hi_day)
+    tz = ZoneInfo(tz_name)
+    _recreate(conn, _slices)
+    shifted = [select(d.account_id, add_days(d.day, literal(k, Integer))) for k in _day_shifts(tz, lo_day, hi_day)]
+    conn.execute(insert(_slices).from_select(["account_id", "day"], union(*shifted) if len(shifted) > 1
+                                             else shifted[0]))
+    n = conn.scalar(select(func.count()).select_from(_slices))
+    days_rows = conn.scalar(select(func.count()).select_from(select(UsageDay.account_id).limit(int(n / REBUILD_SHARE)
+                                                                                               + 1).subquery()))
+    if n > REBUILD_SHARE * days_rows and n > 1000:
+        _drop(conn, _slices)
+        rebuild_rollups(conn, tz_name)
+        return n
+    s = _slices.c
+    lo = dt.datetime.combine(lo_day - dt.timedelta(days=2), dt.time())
+    hi = dt.datetime.combine(hi_day + dt.timedelta(days=3), dt.time())
+    _recreate(conn, _ufd)
+    _fill_ufd(conn, tz, lo, hi, sliced=True)
+
+    for model in (UsageDay, UsageFeatureDay):
+        t = model.__table__
+        conn.execute(delete(t).where(exists().where(s.account_id == t.c.account_id, s.day == t.c.day)))
+    _insert_days(conn)
+
+    _recreate(conn, _months)
+    month = month_start(s.day)
+    conn.execute(insert(_months).from_select(
+        ["account_id", "month", "clear_mask"],
+        select(s.account_id, month, func.sum(day_bit(s.day)).cast(BigInteger)).group_by(s.account_id, month),
+    ))
+    m = _months.c
+    users, features = _user_month_selects()
+    for model, query, columns in (
+        (UsageUserMonth, users, ["account_id", "month", "user_id", "day_mask"]),
+        (UsageFeatureUserMonth, features, ["account_id", "feature", "month", "user_id", "day_mask"]),
+    ):
+        t = model.__table__
+        match = (m.account_id == t.c.account_id) & (m.month == t.c.month)
+        clear = select(m.clear_mask).where(match).scalar_subquery()
+        conn.execute(update(t).where(exists().where(match)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
+        _upsert(conn, model, columns, query)
+        conn.execute(delete(t).where(t.c.day_mask == 0, exists().where(match)))
+    _drop(conn, _ufd, _months, _slices)
+    conn.execute(delete(RollupDirty))
+    conn.execute(update(RollupState).values(version=RollupState.version + 1))
+    return n
+
+
+def _lock(conn: Connection) -> None:
+    """One refresher at a time; writers of usage rows wait until the refresh commits (Postgres)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE rollup_dirty IN EXCLUSIVE MODE")
+
+
+def _status(conn: Connection):
+    dirty = exists().where(RollupDirty.account_id.is_not(None))
+    return conn.execute(select(RollupState.timezone, RollupState.token, RollupState.version,
+                               dirty.label("dirty"))).first()
+
+
+def sync_rollups(conn: Connection, tz_name: str, *, may_rebuild: bool = True) -> RollupStamp:
+    """Bring the rollups up to date in zone `tz_name` in the caller's transaction.
+
+    Missing or built in another zone: rebuilt (when `may_rebuild`, else `RollupZoneError`); otherwise only the
+    dirty slices are recomputed.
+    """
+    _lock(conn)
+    status = _status(conn)
+    if status is None or status.timezone != tz_name:
+        if not may_rebuild:
+            built = status.timezone if status is not None else "no time zone yet"
+            raise RollupZoneError(
+                f"Usage figures are stored by day in {built}, but the reporting time zone is now"
+                f" {tz_name}: run `csbot rebuild-rollups` (a few minutes on a large store) and ask again."
+            )
+        rebuild_rollups(conn, tz_name)
+    elif status.dirty:
+        refresh_rollups(conn, tz_name)
+    state = conn.execute(select(RollupState.timezone, RollupState.token, RollupState.version)).one()
+    return RollupStamp(state.timezone, state.token, int(state.version))
+
+
+def _small_store(conn: Connection) -> bool:
+    e = UsageEvent.__table__.c
+    lo, hi = conn.execute(select(func.min(e.id), func.max(e.id))).one()
+    return lo is None or hi - lo < AUTO_REBUILD_MAX_EVENTS
+
+
+def ensure_fresh(conn: Connection, tz_name: str) -> RollupStamp:
+    """Rollups up to date in zone `tz_name` before a read; returns their stamp (for caches).
+
+    Cheap when nothing was written since the last refresh (one small query). Otherwise refreshes in a
+    transaction of its own (or a savepoint of the caller's). Rollups of another zone are rebuilt when the
+    store is small, else `RollupZoneError` says to run `csbot rebuild-rollups`.
+    """
+    owned = not conn.in_transaction()
+    status = _status(conn)
+    if status is not None and status.timezone == tz_name and not status.dirty:
+        return RollupStamp(status.timezone, status.token, int(status.version))
+    if owned:
+        conn.rollback()
+        with conn.begin():
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return sync_rollups(conn, tz_name, may_rebuild=status is None or _small_store(conn))
+    with conn.begin_nested():
+        return sync_rollups(conn, tz_name, may_rebuild=status is None or _small_store(conn))
