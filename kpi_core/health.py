@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.config import DEFAULTS_FILE, HEALTH_COMPONENTS, KpiConfig
@@ -55,7 +55,8 @@ from kpi_core.context import QueryContext, customer_on
 from kpi_core.periods import Period
 from kpi_core.sqlfuncs import count_if, hours_between, local_midnight_utc
 from kpi_core.types import AccountRef, Scope, UnknownAccountError
-from storage.models import Account, Revenue, Survey, Ticket, UsageEvent
+from kpi_core.usage_rollups import fresh, month_range, window_flag
+from storage.models import Account, Revenue, Survey, Ticket, UsageDay, UsageUserMonth
 
 BANDS = ("green", "yellow", "red")
 RECENT_DAYS = 30
@@ -250,9 +251,7 @@ def scope_conditions(scope: Scope, config: KpiConfig, as_of: dt.date) -> list[Co
 
 
 def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -> list[Any]:
-    has_usage = select(UsageEvent.id).where(
-        UsageEvent.account_id == Account.account_id, UsageEvent.occurred_at < w.end
-    ).exists()
+    has_usage = select(UsageDay.day).where(UsageDay.account_id == Account.account_id, UsageDay.day <= w.as_of).exists()
     has_tickets = select(Ticket.ticket_id).where(
         Ticket.account_id == Account.account_id, Ticket.opened_at < w.end
     ).exists()
@@ -264,21 +263,55 @@ def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -
     return list(conn.execute(query))
 
 
-def _usage(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
-    at = UsageEvent.occurred_at
-    recent = at >= w.at(RECENT_DAYS - 1)
-    previous = and_(at >= w.at(2 * RECENT_DAYS - 1), at < w.at(RECENT_DAYS - 1))
+@dataclass(frozen=True)
+class UsageInputs:
+    """Health's usage inputs of one account (from the usage rollups)."""
+
+    events_recent: int = 0
+    events_previous: int = 0
+    users_recent: int = 0
+    users_previous: int = 0
+    seats: int = 0
+
+
+def _usage(conn: Connection, ids, w: DayWindows) -> dict[str, UsageInputs]:
+    """Events of the last 30 / previous 30 local days (usage_days) and distinct users of the last 30 / previous
+    30 / 90 days (usage_user_months), per account."""
+    day = UsageDay.day
+    recent_from, previous_from = w.as_of - dt.timedelta(days=RECENT_DAYS - 1), w.as_of - dt.timedelta(
+        days=2 * RECENT_DAYS - 1)
+    seats_from = w.as_of - dt.timedelta(days=SEAT_DAYS - 1)
+    events = select(
+        UsageDay.account_id,
+        func.sum(case((day >= recent_from, UsageDay.events), else_=0)).label("recent"),
+        func.sum(case((day < recent_from, UsageDay.events), else_=0)).label("previous"),
+    ).where(day >= previous_from, day <= w.as_of, UsageDay.account_id.in_(ids)).group_by(
+        UsageDay.account_id).subquery("events")
+    m = UsageUserMonth
+    per_user = select(
+        m.account_id.label("account_id"),
+        func.max(window_flag(m, recent_from, w.as_of)).label("recent"),
+        func.max(window_flag(m, previous_from, recent_from - dt.timedelta(days=1))).label("previous"),
+        func.max(window_flag(m, seats_from, w.as_of)).label("seat"),
+    ).where(*month_range(m, min(seats_from, previous_from), w.as_of), m.account_id.in_(ids)).group_by(
+        m.account_id, m.user_id).subquery("per_user")
+    zero = literal(0)
+    users = select(
+        per_user.c.account_id, zero.label("recent"), zero.label("previous"), per_user.c.recent.label("u_recent"),
+        per_user.c.previous.label("u_previous"), per_user.c.seat.label("seats"),
+    )
+    parts = union_all(
+        select(events.c.account_id, events.c.recent, events.c.previous, zero.label("u_recent"),
+               zero.label("u_previous"), zero.label("seats")), users
+    ).subquery("parts")
     query = select(
-        UsageEvent.account_id,
-        count_if(recent).label("events_recent"),
-        count_if(previous).label("events_previous"),
-        func.count(case((recent, UsageEvent.user_id)).distinct()).label("users_recent"),
-        func.count(case((previous, UsageEvent.user_id)).distinct()).label("users_previous"),
-        func.count(UsageEvent.user_id.distinct()).label("seats"),
-    ).where(
-        at >= w.at(max(SEAT_DAYS, 2 * RECENT_DAYS) - 1), at < w.end, UsageEvent.account_id.in_(ids)
-    ).group_by(UsageEvent.account_id)
-    return {row.account_id: row for row in conn.execute(query)}
+        parts.c.account_id, *(func.sum(c).label(c.name) for c in list(parts.c)[1:])
+    ).group_by(parts.c.account_id)
+    return {
+        row.account_id: UsageInputs(_int(row.recent), _int(row.previous), _int(row.u_recent), _int(row.u_previous),
+                                    _int(row.seats))
+        for row in conn.execute(query)
+    }
 
 
 def _surveys(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
@@ -473,6 +506,7 @@ def score_where(conn: Connection, as_of: dt.date, config: KpiConfig,
                 conds: list[ColumnElement]) -> list[AccountHealth]:
     """Health of every account matching `conds` (conditions on Account) with five queries in all."""
     w = DayWindows(as_of, config.tz)
+    fresh(conn, config)
     accounts = _account_rows(conn, conds, w)
     if not accounts:
         return []

@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 
+from storage.rollups import install_write_hook
+
 DEFAULT_DATABASE_URL = "sqlite:///csbot.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -40,6 +42,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(resolved, pool_pre_ping=True, **kwargs)
+    install_write_hook(engine)
     return engine
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    event,
     exists,
     func,
     insert,
@@ -179,9 +180,9 @@ def _sqlite_trigger_sql() -> list[str]:
     ]
     bump = "UPDATE rollup_state SET version = version + 1;"
     for table in DATA_TABLES_VERSIONED:
-        for short, event in (("ai", "INSERT"), ("ad", "DELETE"), ("au", "UPDATE")):
+        for short, verb in (("ai", "INSERT"), ("ad", "DELETE"), ("au", "UPDATE")):
             stmts.append(
-                f"CREATE TRIGGER IF NOT EXISTS csbot_{table}_{short} AFTER {event} ON {table} BEGIN {bump} END"
+                f"CREATE TRIGGER IF NOT EXISTS csbot_{table}_{short} AFTER {verb} ON {table} BEGIN {bump} END"
             )
     return stmts
 
@@ -495,22 +496,74 @@ def _small_store(conn: Connection) -> bool:
     return lo is None or hi - lo < AUTO_REBUILD_MAX_EVENTS
 
 
-def ensure_fresh(conn: Connection, tz_name: str) -> RollupStamp:
-    """Rollups up to date in zone `tz_name` before a read; returns their stamp (for caches).
+def _caller_has_writes(conn: Connection) -> bool:
+    """SQLite: the connection holds uncommitted writes (the driver only opens a transaction for them)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    return bool(conn.connection.driver_connection.in_transaction)
 
-    Cheap when nothing was written since the last refresh (one small query). Otherwise refreshes in a
-    transaction of its own (or a savepoint of the caller's). Rollups of another zone are rebuilt when the
-    store is small, else `RollupZoneError` says to run `csbot rebuild-rollups`.
+
+def _sync_in_own_transaction(conn: Connection, tz_name: str, small: bool | None) -> RollupStamp:
+    with conn.begin():
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
+        return sync_rollups(conn, tz_name, may_rebuild=_small_store(conn) if small is None else small)
+
+
+def ensure_fresh(conn: Connection, tz_name: str) -> RollupStamp:
+    """Rollups up to date in zone `tz_name` before a read on `conn`; returns their stamp (for caches).
+
+    The check (one small query) and any refresh run on a connection of their own from the same engine, in a
+    transaction of their own, so `conn` only runs the answer's own statements. When `conn` holds uncommitted
+    writes (SQLite), the refresh runs in a savepoint of its transaction instead. Rollups of another zone are
+    rebuilt when the store is small, else `RollupZoneError` says to run `csbot rebuild-rollups`.
     """
-    owned = not conn.in_transaction()
-    status = _status(conn)
-    if status is not None and status.timezone == tz_name and not status.dirty:
-        return RollupStamp(status.timezone, status.token, int(status.version))
-    if owned:
-        conn.rollback()
-        with conn.begin():
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if _caller_has_writes(conn):
+        status = _status(conn)
+        if status is not None and status.timezone == tz_name and not status.dirty:
+            return RollupStamp(status.timezone, status.token, int(status.version))
+        with conn.begin_nested():
             return sync_rollups(conn, tz_name, may_rebuild=status is None or _small_store(conn))
-    with conn.begin_nested():
-        return sync_rollups(conn, tz_name, may_rebuild=status is None or _small_store(conn))
+    with conn.engine.connect() as own:
+        status = _status(own)
+        if status is not None and status.timezone == tz_name and not status.dirty:
+            return RollupStamp(status.timezone, status.token, int(status.version))
+        own.rollback()
+        return _sync_in_own_transaction(own, tz_name, True if status is None else None)
+
+
+# -------------------------------------------------------------------------------------------- write hook
+
+_WATCHED = ("usage_events",)
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _note_usage_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    if statement[:6].upper() in _WRITE_VERBS and "usage_events" in statement and not conn.info.get("csbot_syncing"):
+        conn.info["csbot_usage_written"] = True
+
+
+def _sync_before_commit(conn) -> None:
+    if not conn.info.pop("csbot_usage_written", False):
+        return
+    conn.info["csbot_syncing"] = True
+    try:
+        status = conn.execute(select(RollupState.timezone)).first()
+        sync_rollups(conn, status.timezone if status is not None else "UTC")
+    finally:
+        conn.info.pop("csbot_syncing", None)
+        conn.info.pop("csbot_usage_written", None)
+
+
+def _forget_on_rollback(conn) -> None:
+    conn.info.pop("csbot_usage_written", None)
+
+
+def install_write_hook(engine) -> None:
+    """Every transaction of `engine` that wrote usage_events through SQLAlchemy refreshes the rollups before it
+    commits (in the zone they were built in, UTC for a new store), so the rollups are fresh in the same commit."""
+    event.listen(engine, "before_cursor_execute", _note_usage_write)
+    event.listen(engine, "commit", _sync_before_commit)
+    event.listen(engine, "rollback", _forget_on_rollback)
