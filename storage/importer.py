@@ -19,6 +19,8 @@
   and two identical rows inside one file are both kept (they are two events). Memory stays flat
   whatever the file size: the slices are worked out by the database from the rows just inserted.
 - Every imported file is recorded in `import_runs` (kind, absolute source path, rows, UTC time).
+- The usage rollups (storage/rollups.py) are brought up to date in `reporting_tz` in the same transaction:
+  only the local days of the replaced slices are recomputed (everything when the zone changed).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.csv_rules import BAD, FILE_NAMES, KINDS, FileSpec, RowPlan, file_specs
 from storage.models import Account, ImportRun, UsageEvent
+from storage.rollups import SQLITE_USAGE_TRIGGERS, install_triggers, sync_rollups
 
 __all__ = ["CsvImportError", "FileSummary", "ImportReport", "import_paths"]
 
@@ -124,6 +127,7 @@ def import_paths(
         if problems:
             transaction.rollback()
             raise CsvImportError(problems.kept, problems.total)
+        sync_rollups(conn, reporting_tz)  # the usage rollups, in the same transaction (storage/rollups.py)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if summaries:
             conn.execute(
@@ -409,6 +413,8 @@ class _SqliteUsageWriter(_UsageWriter):
             self.dropped_indexes = [ix for ix in _USAGE.indexes if ix.name in present]
             for index in self.dropped_indexes:
                 index.drop(self.conn)
+            for trigger in SQLITE_USAGE_TRIGGERS:  # the slices are marked dirty in `finish`, once each
+                self.conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
 
     def finish(self, written: int) -> tuple[int, int]:
         mark = self.watermark
@@ -435,6 +441,9 @@ class _SqliteUsageWriter(_UsageWriter):
                 )
             for index in self.dropped_indexes:
                 index.create(self.conn)
+            sql("INSERT OR IGNORE INTO rollup_dirty (account_id, day)"
+                " SELECT account_id, day FROM temp.csbot_import_slices")
+            install_triggers(self.conn)
         else:  # few new slices in a big table: find their older rows through the (account_id, time) index
             slices = self.conn.scalar(text("SELECT coalesce(max(rowid), 0) FROM temp.csbot_import_slices"))
             for low in range(0, slices, self.SLICES_PER_STEP):

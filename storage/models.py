@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -241,16 +243,19 @@ class UsageFeatureUserMonth(Base):
     )
 
 
-class RollupState(Base):
-    """One row: the zone the usage rollups were built in, and a version bumped by every data write."""
+STATE_METADATA = MetaData(naming_convention=NAMING)
+"""Tables of bookkeeping that is not data: kept out of `Base.metadata` (a re-import that changes no row leaves
+every Base table as it was, and emptying the store keeps the zone the rollups are built in)."""
 
-    __tablename__ = "rollup_state"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    timezone: Mapped[str] = mapped_column(String(64))
-    token: Mapped[str] = mapped_column(String(32))  # new at every full rebuild
-    version: Mapped[int] = mapped_column(BigInteger)
-    built_at: Mapped[dt.datetime] = mapped_column(DateTime)
+rollup_state = Table(
+    "rollup_state", STATE_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timezone", String(64), nullable=False),  # the zone the usage rollups are built in
+    Column("token", String(32), nullable=False),  # new at every full rebuild
+    Column("version", BigInteger, nullable=False),  # bumped by every write to the data tables
+    Column("built_at", DateTime, nullable=False),
+)
+"""One row: the zone the usage rollups were built in, and a version bumped by every data write."""
 
 
 class RollupDirty(Base):

@@ -50,12 +50,12 @@ from sqlalchemy.sql.functions import FunctionElement
 from kpi_core.sqlfuncs import _offset_segments, local_date
 from storage.models import (
     RollupDirty,
-    RollupState,
     UsageDay,
     UsageEvent,
     UsageFeatureDay,
     UsageFeatureUserMonth,
     UsageUserMonth,
+    rollup_state,
 )
 
 __all__ = [
@@ -345,8 +345,8 @@ def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
 
 
 def _new_state(conn: Connection, tz_name: str) -> None:
-    conn.execute(delete(RollupState))
-    conn.execute(insert(RollupState).values(
+    conn.execute(delete(rollup_state))
+    conn.execute(insert(rollup_state).values(
         id=1, timezone=tz_name, token=uuid.uuid4().hex, version=0,
         built_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
     ))
@@ -452,7 +452,7 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
         conn.execute(delete(t).where(t.c.day_mask == 0, exists().where(match)))
     _drop(conn, _ufd, _months, _slices)
     conn.execute(delete(RollupDirty))
-    conn.execute(update(RollupState).values(version=RollupState.version + 1))
+    conn.execute(update(rollup_state).values(version=rollup_state.c.version + 1))
     return n
 
 
@@ -464,7 +464,7 @@ def _lock(conn: Connection) -> None:
 
 def _status(conn: Connection):
     dirty = exists().where(RollupDirty.account_id.is_not(None))
-    return conn.execute(select(RollupState.timezone, RollupState.token, RollupState.version,
+    return conn.execute(select(rollup_state.c.timezone, rollup_state.c.token, rollup_state.c.version,
                                dirty.label("dirty"))).first()
 
 
@@ -486,7 +486,7 @@ def sync_rollups(conn: Connection, tz_name: str, *, may_rebuild: bool = True) ->
         rebuild_rollups(conn, tz_name)
     elif status.dirty:
         refresh_rollups(conn, tz_name)
-    state = conn.execute(select(RollupState.timezone, RollupState.token, RollupState.version)).one()
+    state = conn.execute(select(rollup_state.c.timezone, rollup_state.c.token, rollup_state.c.version)).one()
     return RollupStamp(state.timezone, state.token, int(state.version))
 
 
@@ -550,7 +550,7 @@ def _sync_before_commit(conn) -> None:
         return
     conn.info["csbot_syncing"] = True
     try:
-        status = conn.execute(select(RollupState.timezone)).first()
+        status = conn.execute(select(rollup_state.c.timezone)).first()
         sync_rollups(conn, status.timezone if status is not None else "UTC")
     finally:
         conn.info.pop("csbot_syncing", None)
