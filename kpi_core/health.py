@@ -53,6 +53,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpi_core.config import DEFAULTS_FILE, HEALTH_COMPONENTS, KpiConfig
 from kpi_core.context import QueryContext, customer_on
 from kpi_core.periods import Period
+from kpi_core.scoring_cache import SCORING_CACHE
 from kpi_core.sqlfuncs import count_if, hours_between, local_midnight_utc
 from kpi_core.types import AccountRef, Scope, UnknownAccountError
 from kpi_core.usage_rollups import fresh, month_range, window_flag
@@ -505,8 +506,13 @@ def _assemble(acc, as_of: dt.date, weights: dict[str, float], config: KpiConfig,
 def score_where(conn: Connection, as_of: dt.date, config: KpiConfig,
                 conds: list[ColumnElement]) -> list[AccountHealth]:
     """Health of every account matching `conds` (conditions on Account) with five queries in all."""
-    w = DayWindows(as_of, config.tz)
     fresh(conn, config)
+    return _score(conn, as_of, config, conds)
+
+
+def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[ColumnElement]) -> list[AccountHealth]:
+    """`score_where` on rollups already brought up to date."""
+    w = DayWindows(as_of, config.tz)
     accounts = _account_rows(conn, conds, w)
     if not accounts:
         return []
@@ -533,12 +539,29 @@ def score_accounts(conn: Connection, as_of: dt.date, config: KpiConfig, scope: S
                    customers_only: bool = True) -> list[AccountHealth]:
     """Health of every account in scope (customers on `as_of` when `customers_only`), ordered by account id.
 
-    Five queries whatever the number of accounts; no trend.
+    Five queries whatever the number of accounts; no trend. Shared through the process's scoring cache.
     """
+    return scored(conn, as_of, config, scope, as_of if customers_only else None)
+
+
+def scored(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+           customers_on: dt.date | None = None) -> list[AccountHealth]:
+    """Health as of `as_of` of the accounts in scope (those that are customers on `customers_on`, when given).
+
+    One scoring per (store data version, as_of, settings, scope, population) in this process: `/health`,
+    `/atrisk`, the risk scan and the digest share it; any write to the store (any process) invalidates it.
+    """
+    stamp = fresh(conn, config)
+    key = (stamp.token, stamp.version, as_of, repr(config), scope, customers_on)
+    found = SCORING_CACHE.get(key)
+    if found is not None:
+        return list(found)
     conds = scope_conditions(scope, config, as_of)
-    if customers_only:
-        conds.append(customer_on(as_of))
-    return score_where(conn, as_of, config, conds)
+    if customers_on is not None:
+        conds.append(customer_on(customers_on))
+    result = _score(conn, as_of, config, conds)
+    SCORING_CACHE.put(key, tuple(result))
+    return result
 
 
 def account_health(conn: Connection, account_id: str, as_of: dt.date, config: KpiConfig,
