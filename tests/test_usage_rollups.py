@@ -237,3 +237,32 @@ def test_scoring_is_shared_and_invalidated_by_any_write(store):
 ])
 def test_month_mask_hand_worked(month, start, end, mask):
     assert month_mask(d(month), d(start), d(end)) == mask
+
+
+def test_cli_rebuild_rollups_and_init_db_build_in_the_configured_zone(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from storage.db import make_engine
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "config.yml").write_text("reporting_timezone: Europe/Berlin\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CSBOT_"))}
+    env |= {"PYTHONPATH": str(root), "CSBOT_CONFIG": str(tmp_path / "config.yml")}
+    url = f"sqlite:///{tmp_path}/x.db"
+
+    def csbot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args, "--db", url], env=env, capture_output=True,
+                              text=True, timeout=240)
+
+    assert csbot("init-db").returncode == 0
+    engine = make_engine(url)
+    load(engine, accounts=[account("a")], usage=[usage("a", "u", "2026-03-01T23:30:00")])  # built in Berlin
+    with engine.begin() as conn:
+        rebuild_rollups(conn, "UTC")
+    result = csbot("rebuild-rollups")
+    assert result.returncode == 0 and "rebuilt in Europe/Berlin" in result.stdout, result.stderr
+    assert rollup_rows(engine)["usage_days"] == [("a", d("2026-03-02"), 1, 1, 0)]
+    engine.dispose()
