@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.config import KpiConfig
 from kpi_core.types import UserError
-from storage.models import UsageDay, UsageFeatureDay, UsageFeatureUserMonth, UsageUserMonth
+from storage.models import UsageDay, UsageFeatureDay, UsageFeatureUserMonth, UsagePeriod, UsageUserMonth
 from storage.rollups import RollupStamp, RollupZoneError, ensure_fresh, full_month_mask, month_mask, months_between
 
 
@@ -72,3 +72,42 @@ def window_flag(table, start: dt.date, end: dt.date) -> ColumnElement:
     whens = [(table.month == m, literal(month_mask(m, start, end))) for m in months_between(start, end)]
     mask = case(*whens, else_=literal(0))
     return case((table.day_mask.op("&")(mask) != 0, 1), else_=0)
+
+
+def calendar_unit(start: dt.date, end: dt.date) -> str | None:
+    """'month', 'quarter' or 'year' when [start, end] is exactly one such calendar period, else None."""
+    if start.day != 1:
+        return None
+    following = end + dt.timedelta(days=1)
+    if following.day != 1:
+        return None
+    months = (following.year - start.year) * 12 + following.month - start.month
+    if months == 1:
+        return "month"
+    if months == 3 and start.month % 3 == 1:
+        return "quarter"
+    if months == 12 and start.month == 1:
+        return "year"
+    return None
+
+
+def period_totals(start: dt.date, end: dt.date, feature: str | None, scope) -> Select:
+    """One row (user_days, seconds, users) over [start, end] in scope (`scope(column)`: conditions on account_id).
+
+    A whole calendar month, quarter or year without a feature reads usage_periods (one row per account);
+    anything else sums usage_days / usage_feature_days and counts users from the monthly day masks.
+    """
+    unit = None if feature else calendar_unit(start, end)
+    if unit:
+        p = UsagePeriod
+        return select(
+            func.coalesce(func.sum(p.user_days), 0).label("user_days"),
+            func.coalesce(func.sum(p.seconds), 0).label("seconds"),
+            func.coalesce(func.sum(p.users), 0).label("users"),
+        ).where(p.kind == unit, p.start == start, *scope(p.account_id))
+    days, conds = day_table(feature)
+    return select(
+        func.coalesce(func.sum(days.users), 0).label("user_days"),
+        func.coalesce(func.sum(days.seconds), 0).label("seconds"),
+        period_users(start, end, feature, scope).scalar_subquery().label("users"),
+    ).where(days.day >= start, days.day <= end, *conds, *scope(days.account_id))

@@ -243,6 +243,24 @@ class UsageFeatureUserMonth(Base):
     )
 
 
+class UsagePeriod(Base):
+    """Rollup: usage of one account over one calendar month, quarter or year (local dates), all features."""
+
+    __tablename__ = "usage_periods"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # month, quarter or year
+    start: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the period
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    events: Mapped[int] = mapped_column(BigInteger)
+    user_days: Mapped[int] = mapped_column(BigInteger)  # sum over the days of the distinct users of the day
+    seconds: Mapped[int] = mapped_column(BigInteger)
+    users: Mapped[int] = mapped_column(Integer)  # distinct users active in the period
+
+    __table_args__ = (Index("ix_usage_periods_account", "account_id", "kind", "start"), {"sqlite_with_rowid": False})
+
+
 STATE_METADATA = MetaData(naming_convention=NAMING)
 """Tables of bookkeeping that is not data: kept out of `Base.metadata` (a re-import that changes no row leaves
 every Base table as it was, and emptying the store keeps the zone the rollups are built in)."""
@@ -407,4 +425,4 @@ class RiskAlert(Base):
 
 
 DATA_TABLES = (Account, Revenue, Invoice, Survey, Ticket, UsageEvent, Cost)
-ROLLUP_TABLES = (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth)
+ROLLUP_TABLES = (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod)

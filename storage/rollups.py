@@ -4,7 +4,9 @@ Tables (storage/models.py):
 - usage_days (account, local day): events, distinct users, summed seconds;
 - usage_feature_days (account, feature, local day): the same for the events of one feature;
 - usage_user_months (account, local month, user): `day_mask`, bit d-1 set when the user was active on day d;
-- usage_feature_user_months (account, feature, local month, user): the same per feature.
+- usage_feature_user_months (account, feature, local month, user): the same per feature;
+- usage_periods (calendar month / quarter / year, account): events, summed daily users, seconds and distinct
+  users of the whole period, so a calendar-period question reads one row per account.
 Distinct users over any day range = (account, user) pairs with a month row whose mask meets the range's days
 of that month, so KPIs never read usage_events.
 
@@ -54,6 +56,7 @@ from storage.models import (
     UsageEvent,
     UsageFeatureDay,
     UsageFeatureUserMonth,
+    UsagePeriod,
     UsageUserMonth,
     rollup_state,
 )
@@ -140,6 +143,46 @@ def _add_days_sqlite(element, compiler, **kw):
 def _add_days_pg(element, compiler, **kw):
     col, days = (compiler.process(c, **kw) for c in element.clauses)
     return f"CAST({col} + CAST({days} AS INTEGER) AS DATE)"
+
+
+class quarter_start(FunctionElement):
+    """First day of the calendar quarter of a DATE."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(quarter_start, "sqlite")
+def _quarter_start_sqlite(element, compiler, **kw):
+    col = compiler.process(element.clauses, **kw)
+    return (f"date({col}, 'start of month', '-' || ((CAST(strftime('%m', {col}) AS INTEGER) - 1) % 3)"
+            " || ' months')")
+
+
+@compiles(quarter_start, "postgresql")
+def _quarter_start_pg(element, compiler, **kw):
+    return f"CAST(date_trunc('quarter', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class year_start(FunctionElement):
+    """January 1 of the year of a DATE."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(year_start, "sqlite")
+def _year_start_sqlite(element, compiler, **kw):
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of year')"
+
+
+@compiles(year_start, "postgresql")
+def _year_start_pg(element, compiler, **kw):
+    return f"CAST(date_trunc('year', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+PERIOD_STARTS = {"month": month_start, "quarter": quarter_start, "year": year_start}
+PERIOD_DAYS = {"month": 31, "quarter": 92, "year": 366}
 
 
 def month_mask(month: dt.date, start: dt.date, end: dt.date) -> int:
@@ -333,6 +376,45 @@ def _user_month_selects():
     return users, features
 
 
+def _fill_periods(conn: Connection, months: Table | None) -> None:
+    """usage_periods of every (account, month/quarter/year) containing a month of `months` (None: all)."""
+    p = UsagePeriod.__table__
+    d = UsageDay.__table__.c
+    u = UsageUserMonth.__table__.c
+    m = months.c if months is not None else None
+    for kind, start_of in PERIOD_STARTS.items():
+        touched = [] if m is None else [exists().where(m.account_id == p.c.account_id, start_of(m.month) == p.c.start)]
+        conn.execute(delete(p).where(p.c.kind == kind, *touched))
+        if kind == "month":
+            days = select(
+                literal(kind).label("kind"), month_start(d.day).label("start"), d.account_id,
+                func.sum(d.events).label("events"), func.sum(d.users).label("user_days"),
+                func.sum(d.seconds).label("seconds"), literal(0).label("users"),
+            )
+            if m is not None:
+                days = days.select_from(UsageDay.__table__.join(_months, (d.account_id == m.account_id) & (
+                    d.day >= m.month) & (d.day < add_days(m.month, literal(31, Integer))) & (
+                    month_start(d.day) == m.month)))
+            query = days.group_by(month_start(d.day), d.account_id)
+        else:
+            mp = UsagePeriod.__table__.alias("month_rows")
+            query = select(
+                literal(kind).label("kind"), start_of(mp.c.start).label("start"), mp.c.account_id,
+                func.sum(mp.c.events), func.sum(mp.c.user_days), func.sum(mp.c.seconds), literal(0),
+            ).where(mp.c.kind == "month")
+            if m is not None:
+                query = query.where(exists().where(m.account_id == mp.c.account_id,
+                                                   start_of(m.month) == start_of(mp.c.start)))
+            query = query.group_by(start_of(mp.c.start), mp.c.account_id)
+        conn.execute(insert(p).from_select(
+            ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
+        users = select(func.count(u.user_id.distinct())).where(
+            u.account_id == p.c.account_id, u.month >= p.c.start,
+            u.month < add_days(p.c.start, literal(PERIOD_DAYS[kind], Integer)), start_of(u.month) == p.c.start,
+        ).scalar_subquery()
+        conn.execute(update(p).where(p.c.kind == kind, *touched).values(users=users))
+
+
 def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
     e = UsageEvent.__table__.c
     lo, hi = conn.execute(select(func.min(e.occurred_at), func.max(e.occurred_at))).one()
@@ -356,7 +438,7 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
     """Recompute every rollup from usage_events in zone `tz_name` (in the caller's transaction)."""
     _lock(conn)
     tz = ZoneInfo(tz_name)
-    for model in (UsageFeatureUserMonth, UsageUserMonth, UsageFeatureDay, UsageDay, RollupDirty):
+    for model in (UsagePeriod, UsageFeatureUserMonth, UsageUserMonth, UsageFeatureDay, UsageDay, RollupDirty):
         conn.execute(delete(model))
     span = _event_span(conn)
     if span is not None:
@@ -368,9 +450,10 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
         conn.execute(insert(UsageFeatureUserMonth).from_select(
             ["account_id", "feature", "month", "user_id", "day_mask"], features))
         _drop(conn, _ufd)
+        _fill_periods(conn, None)
     _new_state(conn, tz_name)
     if conn.dialect.name == "postgresql":
-        for model in (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth):
+        for model in (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod):
             conn.exec_driver_sql(f"ANALYZE {model.__tablename__}")
 
 
@@ -450,6 +533,7 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
         conn.execute(update(t).where(exists().where(match)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
         _upsert(conn, model, columns, query)
         conn.execute(delete(t).where(t.c.day_mask == 0, exists().where(match)))
+    _fill_periods(conn, _months)
     _drop(conn, _ufd, _months, _slices)
     conn.execute(delete(RollupDirty))
     conn.execute(update(rollup_state).values(version=rollup_state.c.version + 1))

@@ -14,7 +14,7 @@ from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
 from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, ratio
 from kpi_core.types import Measure
-from kpi_core.usage_rollups import day_table, fresh, period_users
+from kpi_core.usage_rollups import day_table, fresh, period_totals
 from storage.models import Account, Invoice, Ticket
 
 # ------------------------------------------------------------------------------------------------ usage
@@ -43,14 +43,8 @@ def adoption(conn: Connection, ctx: QueryContext) -> Measure:
 
 
 def _day_totals(conn: Connection, ctx: QueryContext):
-    """One row over the period's days in scope: summed daily active users and seconds, and the period's users."""
-    days, feature = day_table(ctx.scope.feature)
-    query = select(
-        func.coalesce(func.sum(days.users), 0).label("user_days"),
-        func.coalesce(func.sum(days.seconds), 0).label("seconds"),
-        period_users(ctx.start, ctx.end, ctx.scope.feature, ctx.scope_filter).scalar_subquery().label("users"),
-    ).where(days.day >= ctx.start, days.day <= ctx.end, *feature, *ctx.scope_filter(days.account_id))
-    return conn.execute(query).one()
+    """One row over the period in scope: summed daily active users, seconds, and the period's distinct users."""
+    return conn.execute(period_totals(ctx.start, ctx.end, ctx.scope.feature, ctx.scope_filter)).one()
 
 
 def stickiness(conn: Connection, ctx: QueryContext) -> Measure:

@@ -1,4 +1,5 @@
-"""usage rollups (usage_days, usage_feature_days, usage_user_months, usage_feature_user_months), their
+"""usage rollups (usage_days, usage_feature_days, usage_user_months, usage_feature_user_months,
+usage_periods), their
 state and dirty slices, and the triggers that keep them marked
 
 Revision ID: 0005
@@ -80,6 +81,20 @@ def upgrade() -> None:
     op.create_index('ix_usage_feature_user_months_month', 'usage_feature_user_months',
                     ['feature', 'month', 'account_id', 'user_id', 'day_mask'])
     op.create_table(
+        'usage_periods',
+        sa.Column('kind', sa.String(length=8), nullable=False),
+        sa.Column('start', sa.Date(), nullable=False),
+        sa.Column('account_id', sa.String(length=128), nullable=False),
+        sa.Column('events', sa.BigInteger(), nullable=False),
+        sa.Column('user_days', sa.BigInteger(), nullable=False),
+        sa.Column('seconds', sa.BigInteger(), nullable=False),
+        sa.Column('users', sa.Integer(), nullable=False),
+        _account_fk(),
+        sa.PrimaryKeyConstraint('kind', 'start', 'account_id', name=op.f('pk_usage_periods')),
+        **_WITHOUT_ROWID,
+    )
+    op.create_index('ix_usage_periods_account', 'usage_periods', ['account_id', 'kind', 'start'])
+    op.create_table(
         'rollup_state',
         sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('timezone', sa.String(length=64), nullable=False),
@@ -100,6 +115,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     drop_triggers(op.get_bind())
-    for table in ('rollup_dirty', 'rollup_state', 'usage_feature_user_months', 'usage_user_months',
+    for table in ('rollup_dirty', 'rollup_state', 'usage_periods', 'usage_feature_user_months', 'usage_user_months',
                   'usage_feature_days', 'usage_days'):
         op.drop_table(table)
