@@ -44,9 +44,36 @@ def main() -> None:
 @main.command("init-db")
 @DB_OPTION
 def init_db(db_url: str | None) -> None:
-    """Create or upgrade the store's schema (every command also does this by itself)."""
-    open_store(db_url).dispose()
+    """Create or upgrade the store's schema (every command also does this by itself), and build the usage rollups
+    in the reporting time zone when they are missing or in another zone."""
+    from storage.rollups import sync_rollups
+
+    engine = open_store(db_url)
+    try:
+        with engine.begin() as conn:
+            sync_rollups(conn, _config().reporting_timezone)
+    finally:
+        engine.dispose()
     click.echo(f"Store ready at {_safe_url(db_url)}")
+
+
+@main.command("rebuild-rollups")
+@DB_OPTION
+def rebuild_rollups_cmd(db_url: str | None) -> None:
+    """Rebuild the usage rollups from the usage events in the reporting time zone (run after changing it)."""
+    import time
+
+    from storage.rollups import rebuild_rollups
+
+    zone = _config().reporting_timezone
+    engine = open_store(db_url)
+    started = time.perf_counter()
+    try:
+        with engine.begin() as conn:
+            rebuild_rollups(conn, zone)
+    finally:
+        engine.dispose()
+    click.echo(f"Usage rollups rebuilt in {zone} in {time.perf_counter() - started:.1f} s")
 
 
 def _safe_url(db_url: str | None) -> str:

@@ -47,15 +47,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.config import DEFAULTS_FILE, HEALTH_COMPONENTS, KpiConfig
 from kpi_core.context import QueryContext, customer_on
 from kpi_core.periods import Period
+from kpi_core.scoring_cache import SCORING_CACHE
 from kpi_core.sqlfuncs import count_if, hours_between, local_midnight_utc
 from kpi_core.types import AccountRef, Scope, UnknownAccountError
-from storage.models import Account, Revenue, Survey, Ticket, UsageEvent
+from kpi_core.usage_rollups import fresh, month_range, window_flag
+from storage.models import Account, Revenue, Survey, Ticket, UsageDay, UsageUserMonth
 
 BANDS = ("green", "yellow", "red")
 RECENT_DAYS = 30
@@ -250,9 +252,7 @@ def scope_conditions(scope: Scope, config: KpiConfig, as_of: dt.date) -> list[Co
 
 
 def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -> list[Any]:
-    has_usage = select(UsageEvent.id).where(
-        UsageEvent.account_id == Account.account_id, UsageEvent.occurred_at < w.end
-    ).exists()
+    has_usage = select(UsageDay.day).where(UsageDay.account_id == Account.account_id, UsageDay.day <= w.as_of).exists()
     has_tickets = select(Ticket.ticket_id).where(
         Ticket.account_id == Account.account_id, Ticket.opened_at < w.end
     ).exists()
@@ -264,21 +264,55 @@ def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -
     return list(conn.execute(query))
 
 
-def _usage(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
-    at = UsageEvent.occurred_at
-    recent = at >= w.at(RECENT_DAYS - 1)
-    previous = and_(at >= w.at(2 * RECENT_DAYS - 1), at < w.at(RECENT_DAYS - 1))
+@dataclass(frozen=True)
+class UsageInputs:
+    """Health's usage inputs of one account (from the usage rollups)."""
+
+    events_recent: int = 0
+    events_previous: int = 0
+    users_recent: int = 0
+    users_previous: int = 0
+    seats: int = 0
+
+
+def _usage(conn: Connection, ids, w: DayWindows) -> dict[str, UsageInputs]:
+    """Events of the last 30 / previous 30 local days (usage_days) and distinct users of the last 30 / previous
+    30 / 90 days (usage_user_months), per account."""
+    day = UsageDay.day
+    recent_from, previous_from = w.as_of - dt.timedelta(days=RECENT_DAYS - 1), w.as_of - dt.timedelta(
+        days=2 * RECENT_DAYS - 1)
+    seats_from = w.as_of - dt.timedelta(days=SEAT_DAYS - 1)
+    events = select(
+        UsageDay.account_id,
+        func.sum(case((day >= recent_from, UsageDay.events), else_=0)).label("recent"),
+        func.sum(case((day < recent_from, UsageDay.events), else_=0)).label("previous"),
+    ).where(day >= previous_from, day <= w.as_of, UsageDay.account_id.in_(ids)).group_by(
+        UsageDay.account_id).subquery("events")
+    m = UsageUserMonth
+    per_user = select(
+        m.account_id.label("account_id"),
+        func.max(window_flag(m, recent_from, w.as_of)).label("recent"),
+        func.max(window_flag(m, previous_from, recent_from - dt.timedelta(days=1))).label("previous"),
+        func.max(window_flag(m, seats_from, w.as_of)).label("seat"),
+    ).where(*month_range(m, min(seats_from, previous_from), w.as_of), m.account_id.in_(ids)).group_by(
+        m.account_id, m.user_id).subquery("per_user")
+    zero = literal(0)
+    users = select(
+        per_user.c.account_id, zero.label("recent"), zero.label("previous"), per_user.c.recent.label("u_recent"),
+        per_user.c.previous.label("u_previous"), per_user.c.seat.label("seats"),
+    )
+    parts = union_all(
+        select(events.c.account_id, events.c.recent, events.c.previous, zero.label("u_recent"),
+               zero.label("u_previous"), zero.label("seats")), users
+    ).subquery("parts")
     query = select(
-        UsageEvent.account_id,
-        count_if(recent).label("events_recent"),
-        count_if(previous).label("events_previous"),
-        func.count(case((recent, UsageEvent.user_id)).distinct()).label("users_recent"),
-        func.count(case((previous, UsageEvent.user_id)).distinct()).label("users_previous"),
-        func.count(UsageEvent.user_id.distinct()).label("seats"),
-    ).where(
-        at >= w.at(max(SEAT_DAYS, 2 * RECENT_DAYS) - 1), at < w.end, UsageEvent.account_id.in_(ids)
-    ).group_by(UsageEvent.account_id)
-    return {row.account_id: row for row in conn.execute(query)}
+        parts.c.account_id, *(func.sum(c).label(c.name) for c in list(parts.c)[1:])
+    ).group_by(parts.c.account_id)
+    return {
+        row.account_id: UsageInputs(_int(row.recent), _int(row.previous), _int(row.u_recent), _int(row.u_previous),
+                                    _int(row.seats))
+        for row in conn.execute(query)
+    }
 
 
 def _surveys(conn: Connection, ids, w: DayWindows) -> dict[str, Any]:
@@ -472,6 +506,12 @@ def _assemble(acc, as_of: dt.date, weights: dict[str, float], config: KpiConfig,
 def score_where(conn: Connection, as_of: dt.date, config: KpiConfig,
                 conds: list[ColumnElement]) -> list[AccountHealth]:
     """Health of every account matching `conds` (conditions on Account) with five queries in all."""
+    fresh(conn, config)
+    return _score(conn, as_of, config, conds)
+
+
+def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[ColumnElement]) -> list[AccountHealth]:
+    """`score_where` on rollups already brought up to date."""
     w = DayWindows(as_of, config.tz)
     accounts = _account_rows(conn, conds, w)
     if not accounts:
@@ -499,12 +539,29 @@ def score_accounts(conn: Connection, as_of: dt.date, config: KpiConfig, scope: S
                    customers_only: bool = True) -> list[AccountHealth]:
     """Health of every account in scope (customers on `as_of` when `customers_only`), ordered by account id.
 
-    Five queries whatever the number of accounts; no trend.
+    Five queries whatever the number of accounts; no trend. Shared through the process's scoring cache.
     """
+    return scored(conn, as_of, config, scope, as_of if customers_only else None)
+
+
+def scored(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+           customers_on: dt.date | None = None) -> list[AccountHealth]:
+    """Health as of `as_of` of the accounts in scope (those that are customers on `customers_on`, when given).
+
+    One scoring per (store data version, as_of, settings, scope, population) in this process: `/health`,
+    `/atrisk`, the risk scan and the digest share it; any write to the store (any process) invalidates it.
+    """
+    stamp = fresh(conn, config)
+    key = (stamp.token, stamp.version, as_of, repr(config), scope, customers_on)
+    found = SCORING_CACHE.get(key)
+    if found is not None:
+        return list(found)
     conds = scope_conditions(scope, config, as_of)
-    if customers_only:
-        conds.append(customer_on(as_of))
-    return score_where(conn, as_of, config, conds)
+    if customers_on is not None:
+        conds.append(customer_on(customers_on))
+    result = _score(conn, as_of, config, conds)
+    SCORING_CACHE.put(key, tuple(result))
+    return result
 
 
 def account_health(conn: Connection, account_id: str, as_of: dt.date, config: KpiConfig,

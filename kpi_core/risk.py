@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, select
 
 from kpi_core.config import KpiConfig
 from kpi_core.context import customer_on
-from kpi_core.health import AccountHealth, DayWindows, scope_conditions, score_where
+from kpi_core.health import AccountHealth, DayWindows, scope_conditions, scored
 from kpi_core.types import Scope
 from storage.models import Account, Survey
 
@@ -161,10 +161,10 @@ def _worst_first(item: AtRisk) -> tuple:
 def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> list[AtRisk]:
     """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
     conds = [*scope_conditions(scope, config, as_of), customer_on(as_of)]
-    now = score_where(conn, as_of, config, conds)
+    now = scored(conn, as_of, config, scope, customers_on=as_of)
     if not now:
         return []
-    earlier = score_where(conn, as_of - dt.timedelta(days=HEALTH_DROP_DAYS), config, conds)
+    earlier = scored(conn, as_of - dt.timedelta(days=HEALTH_DROP_DAYS), config, scope, customers_on=as_of)
     before = {h.account.id: h.score for h in earlier}
     detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
     out = []

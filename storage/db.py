@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from storage import timeouts
+from storage.rollups import install_write_hook
 
 DEFAULT_DATABASE_URL = "sqlite:///csbot.db"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -56,6 +57,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         kwargs.setdefault("pool_timeout", wait)
         engine = create_engine(resolved, connect_args=connect_args, **kwargs)
     timeouts.install(engine, connect_timeout=wait)
+    install_write_hook(engine)
     return engine
 
 

@@ -25,6 +25,8 @@
   whatever the file size: the slices are worked out by the database from the rows just inserted.
 - Every imported file is recorded in `import_runs` (kind, absolute source path, rows, UTC time), and its
   table's load in `table_loads` (source `import`; storage/freshness.py).
+- The usage rollups (storage/rollups.py) are brought up to date in `reporting_tz` in the same transaction:
+  only the local days of the replaced slices are recomputed (everything when the zone changed).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from storage.csv_rules import BAD, FILE_NAMES, KINDS, FileSpec, RowPlan, file_sp
 from storage.freshness import record_load
 from storage.models import Account, ImportRun, UsageEvent
 from storage.removal import Confirm, RemovalPlan, confirm_and_run, remove_absent, remove_older_usage
+from storage.rollups import SQLITE_USAGE_TRIGGERS, install_triggers, sync_rollups
 
 __all__ = ["DEMO_SOURCE", "CsvImportError", "FileSummary", "ImportReport", "holds_demo_data", "import_paths"]
 
@@ -168,6 +171,7 @@ def import_paths(
             raise CsvImportError(problems.kept, problems.total)
         if replace:
             _replace(conn, specs, written, confirm)
+        sync_rollups(conn, reporting_tz)  # the usage rollups, in the same transaction (storage/rollups.py)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if summaries:
             source = (lambda path: f"{DEMO_SOURCE}: {path}") if demo else (lambda path: path)
@@ -502,6 +506,8 @@ class _SqliteUsageWriter(_UsageWriter):
             self.dropped_indexes = [ix for ix in _USAGE.indexes if ix.name in present]
             for index in self.dropped_indexes:
                 index.drop(self.conn)
+            for trigger in SQLITE_USAGE_TRIGGERS:  # the slices are marked dirty in `finish`, once each
+                self.conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
 
     def finish(self, written: int) -> tuple[int, int]:
         mark = self.watermark
@@ -528,6 +534,9 @@ class _SqliteUsageWriter(_UsageWriter):
                 )
             for index in self.dropped_indexes:
                 index.create(self.conn)
+            sql("INSERT OR IGNORE INTO rollup_dirty (account_id, day)"
+                " SELECT account_id, day FROM temp.csbot_import_slices")
+            install_triggers(self.conn)
         else:  # few new slices in a big table: find their older rows through the (account_id, time) index
             slices = self.conn.scalar(text("SELECT coalesce(max(rowid), 0) FROM temp.csbot_import_slices"))
             for low in range(0, slices, self.SLICES_PER_STEP):

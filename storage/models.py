@@ -14,8 +14,10 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -163,6 +166,125 @@ class UsageEvent(Base):
         Index("ix_usage_time_account", "occurred_at", "account_id", "user_id"),
         Index("ix_usage_account_time", "account_id", "occurred_at"),
     )
+
+
+class UsageDay(Base):
+    """Rollup: usage of one account on one local day (reporting time zone); see storage/rollups.py."""
+
+    __tablename__ = "usage_days"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # local date
+    events: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)  # distinct users active that day
+    seconds: Mapped[int] = mapped_column(BigInteger)  # summed duration_seconds (NULL counts 0)
+
+    __table_args__ = (
+        Index("ix_usage_days_day", "day", "account_id", "events", "users", "seconds"), {"sqlite_with_rowid": False},
+    )
+
+
+class UsageFeatureDay(Base):
+    """Rollup: usage of one feature by one account on one local day (events with a feature only)."""
+
+    __tablename__ = "usage_feature_days"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_usage_feature_days_day", "feature", "day", "account_id", "users", "seconds"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class UsageUserMonth(Base):
+    """Rollup: the local days (bit d-1 = day d) of one local month on which a user was active."""
+
+    __tablename__ = "usage_user_months"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day_mask: Mapped[int] = mapped_column(BigInteger)  # never 0 (such rows are deleted)
+
+    __table_args__ = (
+        Index("ix_usage_user_months_month", "month", "account_id", "user_id", "day_mask"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class UsageFeatureUserMonth(Base):
+    """Rollup: like usage_user_months, for the events of one feature."""
+
+    __tablename__ = "usage_feature_user_months"
+
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day_mask: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_usage_feature_user_months_month", "feature", "month", "account_id", "user_id", "day_mask"),
+        {"sqlite_with_rowid": False},
+    )
+
+
+class UsagePeriod(Base):
+    """Rollup: usage of one account over one calendar month, quarter or year (local dates), all features."""
+
+    __tablename__ = "usage_periods"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # month, quarter or year
+    start: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the period
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    events: Mapped[int] = mapped_column(BigInteger)
+    user_days: Mapped[int] = mapped_column(BigInteger)  # sum over the days of the distinct users of the day
+    seconds: Mapped[int] = mapped_column(BigInteger)
+    users: Mapped[int] = mapped_column(Integer)  # distinct users active in the period
+
+    __table_args__ = (Index("ix_usage_periods_account", "account_id", "kind", "start"), {"sqlite_with_rowid": False})
+
+
+STATE_METADATA = MetaData(naming_convention=NAMING)
+"""Tables of bookkeeping that is not data: kept out of `Base.metadata` (a re-import that changes no row leaves
+every Base table as it was, and emptying the store keeps the zone the rollups are built in)."""
+
+rollup_state = Table(
+    "rollup_state", STATE_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timezone", String(64), nullable=False),  # the zone the usage rollups are built in
+    Column("token", String(32), nullable=False),  # new at every full rebuild
+    Column("version", BigInteger, nullable=False),  # bumped by every write to the data tables
+    Column("built_at", DateTime, nullable=False),
+)
+"""One row: the zone the usage rollups were built in, and a version bumped by every data write."""
+
+
+class RollupDirty(Base):
+    """(account, UTC day) slices of usage_events written since the rollups were last refreshed (by triggers)."""
+
+    __tablename__ = "rollup_dirty"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # UTC date of occurred_at
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
 
 class Cost(Base):
@@ -345,3 +467,6 @@ class TableLoad(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
     rows: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)  # e.g. the imported file or the sync id
+
+
+ROLLUP_TABLES = (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod)

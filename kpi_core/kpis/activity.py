@@ -1,31 +1,23 @@
 """Activity KPIs: product usage (adoption, stickiness, time on platform), support (fcr, resolution time)
 and purchases (repeat purchase rate, purchase frequency).
 
-Every measure is one SQL query computed in the database; usage events are never fetched into Python.
-A user is the pair (account_id, user_id); distinct pairs and (pair, local day) triples are counted as
-rows of GROUP BY subqueries (COUNT(DISTINCT a, b) is not portable).
+Every measure is one SQL query computed in the database. Usage KPIs read the usage rollups (per local day,
+and per user and local month with a bitmask of active days: kpi_core/usage_rollups.py), never usage_events;
+a user is the pair (account_id, user_id).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, exists, func, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
 from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, ratio
 from kpi_core.types import Measure
-from storage.models import Account, Invoice, Ticket, UsageEvent
+from kpi_core.usage_rollups import day_table, fresh, period_totals
+from storage.models import Account, Invoice, Ticket
 
 # ------------------------------------------------------------------------------------------------ usage
-
-
-def _usage_conditions(ctx: QueryContext) -> list[ColumnElement]:
-    """Usage events of the period, the account scope and (when asked) one feature."""
-    conds = [ctx.in_period(UsageEvent.occurred_at), *ctx.scope_filter(UsageEvent.account_id)]
-    if ctx.scope.feature:
-        conds.append(UsageEvent.feature == ctx.scope.feature)
-    return conds
 
 
 def _no_usage(ctx: QueryContext) -> str:
@@ -35,7 +27,10 @@ def _no_usage(ctx: QueryContext) -> str:
 
 
 def adoption(conn: Connection, ctx: QueryContext) -> Measure:
-    used = exists().where(UsageEvent.account_id == Account.account_id, *_usage_conditions(ctx))
+    fresh(conn, ctx.config)
+    days, feature = day_table(ctx.scope.feature)
+    used = exists().where(days.account_id == Account.account_id, days.day >= ctx.start, days.day <= ctx.end,
+                          *feature)
     query = select(
         func.count().label("customers"),
         func.coalesce(count_if(used), 0).label("adopters"),
@@ -47,17 +42,14 @@ def adoption(conn: Connection, ctx: QueryContext) -> Measure:
     return Measure(ratio(adopters, customers, 100), customers, breakdown, reason)
 
 
+def _day_totals(conn: Connection, ctx: QueryContext):
+    """One row over the period in scope: summed daily active users, seconds, and the period's distinct users."""
+    return conn.execute(period_totals(ctx.start, ctx.end, ctx.scope.feature, ctx.scope_filter)).one()
+
+
 def stickiness(conn: Connection, ctx: QueryContext) -> Measure:
-    events = select(
-        UsageEvent.account_id, UsageEvent.user_id, ctx.local_day(UsageEvent.occurred_at).label("day")
-    ).where(*_usage_conditions(ctx)).subquery("events")
-    daily = select(events.c.account_id, events.c.user_id, events.c.day).distinct().cte("daily")
-    users = select(daily.c.account_id, daily.c.user_id).group_by(daily.c.account_id, daily.c.user_id).subquery()
-    query = select(
-        select(func.count()).select_from(daily).scalar_subquery().label("user_days"),
-        select(func.count()).select_from(users).scalar_subquery().label("users"),
-    )
-    row = conn.execute(query).one()
+    fresh(conn, ctx.config)
+    row = _day_totals(conn, ctx)
     user_days, users_n = int(row.user_days or 0), int(row.users or 0)
     days = (ctx.end - ctx.start).days + 1
     mean_daily = user_days / days
@@ -68,14 +60,8 @@ def stickiness(conn: Connection, ctx: QueryContext) -> Measure:
 
 
 def time_on_platform(conn: Connection, ctx: QueryContext) -> Measure:
-    per_user = (
-        select(func.sum(UsageEvent.duration_seconds).label("seconds"))
-        .where(*_usage_conditions(ctx))
-        .group_by(UsageEvent.account_id, UsageEvent.user_id)
-        .subquery("per_user")
-    )
-    query = select(func.count().label("users"), func.coalesce(func.sum(per_user.c.seconds), 0).label("seconds"))
-    row = conn.execute(query.select_from(per_user)).one()
+    fresh(conn, ctx.config)
+    row = _day_totals(conn, ctx)
     users_n, seconds = int(row.users), float(row.seconds)
     breakdown = {"total_minutes": round(seconds / 60, 4), "active_users": users_n}
     if not users_n:
