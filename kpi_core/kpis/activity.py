@@ -9,6 +9,7 @@ a user is the pair (account_id, user_id).
 from __future__ import annotations
 
 from sqlalchemy import Connection, exists, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
