@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, select
 
 from kpi_core.config import KpiConfig
 from kpi_core.context import customer_on
-from kpi_core.health import AccountHealth, DayWindows, scope_conditions, score_where
+from kpi_core.health import AccountHealth, DayWindows, renewal_known, scope_conditions, score_where
 from kpi_core.types import Scope
 from storage.models import Account, Survey
 
@@ -158,18 +158,30 @@ def _worst_first(item: AtRisk) -> tuple:
             item.health.account.id)
 
 
-def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> list[AtRisk]:
-    """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
+def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+                     today: dt.date | None = None,
+                     earlier: dict[str, float | None] | None = None) -> list[AtRisk]:
+    """Every customer on `as_of` in scope with its health and the rules that fired (possibly none), by account id.
+
+    `today` as in `score_where` (a past `as_of` is scored point in time; the score 14 days earlier follows the
+    same renewal rule, so the drop compares like with like). `earlier`: the scores of as_of-14 by account id when
+    the caller has them already (the backfill does), else they are scored here.
+    """
     conds = [*scope_conditions(scope, config, as_of), customer_on(as_of)]
-    now = score_where(conn, as_of, config, conds)
+    now = score_where(conn, as_of, config, conds, today)
     if not now:
         return []
-    earlier = score_where(conn, as_of - dt.timedelta(days=HEALTH_DROP_DAYS), config, conds)
-    before = {h.account.id: h.score for h in earlier}
+    if earlier is None:
+        earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
+        earlier = {h.account.id: h.score for h in score_where(
+            conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
     detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
-    out = []
-    for health in now:
-        rules = rules_for(health, before.get(health.account.id), detractors.get(health.account.id, (0, None, None)))
-        if rules:
-            out.append(AtRisk(health, rules))
-    return sorted(out, key=_worst_first)
+    return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None))))
+            for h in now]
+
+
+def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+            today: dt.date | None = None) -> list[AtRisk]:
+    """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
+    found = [a for a in score_with_rules(conn, as_of, config, scope, today) if a.rules]
+    return sorted(found, key=_worst_first)
