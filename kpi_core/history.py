@@ -14,10 +14,26 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
 
+from kpi_core.backtest import (
+    DEFAULT_HORIZON_DAYS,
+    BacktestReport,
+    backtest,
+    churned_within,
+    default_range,
+    observable,
+)
 from kpi_core.config import HEALTH_COMPONENTS, KpiConfig
 from kpi_core.risk import AtRisk, score_with_rules
 from kpi_core.types import UserError
-from storage.snapshots import SnapshotRow, has_snapshot, write_snapshots
+from storage.snapshots import (
+    SnapshotPair,
+    SnapshotRow,
+    churn_dates,
+    dismissed_alerts,
+    has_snapshot,
+    snapshot_pairs,
+    write_snapshots,
+)
 
 EVERY = ("day", "week", "month")
 MAX_BACKFILL_DAYS = 3660
@@ -105,3 +121,51 @@ def backfill(engine: Engine, dates: list[dt.date], config: KpiConfig, today: dt.
         if progress is not None:
             progress(day, len(rows))
     return BackfillResult(tuple(written), tuple(existing), tuple(empty), total)
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    report: BacktestReport
+    pairs: list[SnapshotPair]
+    filled: BackfillResult  # dates scored now because they had no snapshot yet
+    censored: tuple[dt.date, ...]  # asked dates whose horizon has not passed yet: left out
+
+
+def run_backtest(engine: Engine, config: KpiConfig, today: dt.date, start: dt.date | None = None,
+                 end: dt.date | None = None, every: str = "month",
+                 horizon_days: int = DEFAULT_HORIZON_DAYS) -> BacktestRun:
+    """Snapshot dates from `start` to `end` (defaults: `default_range`), the missing ones backfilled point in
+    time first, then the report over every (date, customer) pair whose horizon has passed by `today`."""
+    if horizon_days < 1:
+        raise UserError("--horizon must be at least 1 day.")
+    first, last = default_range(today, horizon_days)
+    start, end = start or first, end or last
+    dates, censored = observable(backfill_dates(start, end, every), today, horizon_days)
+    if not dates:
+        raise UserError(f"No snapshot date from {start} to {end} is at least {horizon_days} days before {today}, "
+                        "so no outcome can be known yet; move --to back or shorten --horizon.")
+    filled = backfill(engine, dates, config, today)
+    with engine.connect() as conn:
+        pairs = snapshot_pairs(conn, dates)
+        dismissed = [(a, day) for a, day in dismissed_alerts(conn)
+                     if day is not None and day <= today - dt.timedelta(days=horizon_days)]
+        churned = churn_dates(conn, [a for a, _ in dismissed])
+    report = backtest(pairs, horizon_days, dismissed, churned)
+    return BacktestRun(report, pairs, filled, tuple(censored))
+
+
+SCORES_HEADER = ("date", "account_id", "score", "band", "rules", "churned_within_horizon")
+
+
+def write_scores_csv(path, pairs: list[SnapshotPair], horizon_days: int) -> int:
+    """Every pair as `date, account_id, score, band, rules, churned_within_horizon` (1/0); rows written."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(SCORES_HEADER)
+        for p in pairs:
+            r = p.row
+            writer.writerow([r.snapshot_date.isoformat(), r.account_id, "" if r.score is None else r.score,
+                             r.band or "", " ".join(r.rules), int(churned_within(p, horizon_days))])
+    return len(pairs)

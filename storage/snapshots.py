@@ -134,3 +134,21 @@ def snapshot_counts(conn: Connection) -> tuple[int, dt.date | None, dt.date | No
     r = conn.execute(select(func.count(HealthSnapshot.snapshot_date.distinct()),
                             func.min(HealthSnapshot.snapshot_date), func.max(HealthSnapshot.snapshot_date))).one()
     return int(r[0] or 0), r[1], r[2]
+
+
+def dismissed_alerts(conn: Connection) -> list[tuple[str, dt.date]]:
+    """(account id, UTC date it was marked) of every churn-risk alert people marked "Not a risk"."""
+    from storage.models import RiskAlert
+
+    rows = conn.execute(
+        select(RiskAlert.account_id, RiskAlert.acted_at, RiskAlert.last_seen).where(RiskAlert.state == "dismissed")
+    )
+    return [(r.account_id, r.acted_at.date() if r.acted_at else r.last_seen) for r in rows]
+
+
+def churn_dates(conn: Connection, account_ids: Iterable[str]) -> dict[str, dt.date | None]:
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(select(Account.account_id, Account.churned_at).where(Account.account_id.in_(ids)))
+    return {r.account_id: r.churned_at for r in rows}
