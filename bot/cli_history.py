@@ -8,10 +8,33 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from bot.cli import AS_OF_OPTION, DB_OPTION, _config, _today, err
+from kpi_core import clock
+from kpi_core.config import ConfigError, KpiConfig, load_config
 from kpi_core.types import UserError
 from storage.db import open_store
+
+# the same options as bot.cli's (not imported from it: `python -m bot.cli` runs that module as __main__)
+DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
+                         help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
+AS_OF_OPTION = click.option("--as-of", default=None, metavar="YYYY-MM-DD",
+                            help="Pin 'today' (default: CSBOT_AS_OF or today in the reporting time zone).")
+err = Console(stderr=True)
+
+
+def _config() -> KpiConfig:
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _today(as_of: str | None) -> dt.date:
+    try:
+        return clock.today(_config(), as_of)
+    except UserError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _date(value: str | None, name: str) -> dt.date | None:

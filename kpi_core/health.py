@@ -630,9 +630,10 @@ def summarize(as_of: dt.date, scored: list[AccountHealth]) -> HealthOverview:
     return HealthOverview(as_of, mean, len(scored), bands, lowest)
 
 
-def health_overview(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> HealthOverview:
+def health_overview(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+                    today: dt.date | None = None) -> HealthOverview:
     """Customers on `as_of` in scope: mean score (of those scored), count per band, and the 10 lowest.
 
     `customers` counts every customer in scope, scored or not; `bands["unscored"]` those without any data.
     """
-    return summarize(as_of, score_accounts(conn, as_of, config, scope))
+    return summarize(as_of, score_accounts(conn, as_of, config, scope, today=today))

@@ -54,11 +54,16 @@ def _health(h: AccountHealth) -> RenderableType:
     for c in h.components:
         score = "missing" if c.score is None else f"{c.score:.0f}"
         table.add_row(c.name, score, f"{c.weight:.0%}", c.detail)
-    parts: list[RenderableType] = [head, table]
+    parts: list[RenderableType] = [head]
+    if h.status_note:
+        parts.append(Text(h.status_note, style="bold yellow"))
+    parts.append(table)
     if h.drivers:
         parts.append(Text("Pulling it down: " + "; ".join(h.drivers), style="yellow"))
     if h.missing:
         parts.append(Text("No data for: " + ", ".join(h.missing) + " (left out, others re-weighted)", style="dim"))
+    for note in h.left_out:
+        parts.append(Text("Left out: " + note, style="dim"))
     if h.trend:
         parts.append(Text("Trend: " + "  ".join(
             f"{day.strftime('%d %b')}: {'-' if v is None else f'{v:.0f}'}" for day, v in h.trend)))
