@@ -196,3 +196,35 @@ def test_health_backfill_and_tune_health_cli(demo_db):
     tuned = CliRunner().invoke(main, ["tune-health", "--as-of", "2026-11-30", "--db", demo_db])
     assert tuned.exit_code == 0, tuned.output
     assert "AUC (validation)" in tuned.stdout and "health:\n  weights:\n    engagement:" in tuned.stdout
+
+
+# ------------------------------------------------------------------------------------------------ scheduler
+
+
+def test_the_leaders_snapshot_job_stores_each_day_once(store):
+    from bot.jobs import scheduler, snapshot_job
+    from bot.jobs.leader import LocalLeader
+    from tests.jobs_helpers import SetClock, make_ctx, utc
+    from tests.slack_wire import FakeSlackApi
+
+    load(store, accounts=[account("a", customer="2025-01-01")], usage=[usage("a", "u1", "2026-01-02T10:00:00")])
+    with FakeSlackApi() as api:
+        clock = SetClock(utc("2026-01-05T23:30:00"))
+        ctx = make_ctx(store, api, clock)
+        assert snapshot_job.snapshot_day(ctx) == d("2026-01-05")
+        assert snapshot_job.run(ctx) and not snapshot_job.run(ctx)  # once a day
+        clock.now = utc("2026-01-06T00:30:00")
+        assert snapshot_job.run(ctx)  # the next day
+        standby = scheduler.SchedulerService(make_ctx(store, api, SetClock(utc("2026-01-07T10:00:00"))),
+                                             LocalLeader(), tick_seconds=3600)
+        standby._snapshot()  # not leading: nothing stored
+        with store.connect() as conn:
+            days = conn.execute(select(HealthSnapshot.snapshot_date).distinct()).scalars().all()
+        assert sorted(days) == [d("2026-01-05"), d("2026-01-06")]
+        leader = scheduler.SchedulerService(make_ctx(store, api, SetClock(utc("2026-01-07T10:00:00"))),
+                                            LocalLeader(), tick_seconds=3600)
+        leader._leading = leader.leader.try_acquire()
+        leader._snapshot()
+        with store.connect() as conn:
+            assert snapshot_of(conn, d("2026-01-07"))["a"].score is not None
+        leader.leader.release()
