@@ -77,21 +77,23 @@ class BacktestReport:
     segments: dict[str, dict[str, float | int | None]]
     at_risk: Flagged
     rules: dict[str, Flagged]
+    churned_accounts: int = 0  # distinct accounts behind the churned pairs: the churn events
     dismissed: Dismissed | None = None
     renewals: Renewals | None = None
     by_date: dict[dt.date, dict[str, BandRate]] = field(default_factory=dict)
 
     @property
     def enough_history(self) -> bool:
-        return self.churned >= MIN_CHURN_EVENTS
+        return self.churned_accounts >= MIN_CHURN_EVENTS
 
     def too_little_history(self) -> str | None:
         """The plain warning when there are fewer than MIN_CHURN_EVENTS churn events, else None."""
         if self.enough_history:
             return None
-        return (f"Too little history to trust these numbers: {self.churned} churn event(s) within "
-                f"{self.horizon_days} days over {self.pairs} (date, account) pairs from "
-                f"{len(self.snapshots)} snapshot date(s); at least {MIN_CHURN_EVENTS} are needed. "
+        return (f"Too little history to trust these numbers: {self.churned_accounts} account(s) churned within "
+                f"{self.horizon_days} days of a snapshot ({self.churned} churned pairs of {self.pairs} (date, "
+                f"account) pairs from {len(self.snapshots)} snapshot date(s)); at least {MIN_CHURN_EVENTS} churn "
+                "events are needed. "
                 "Backfill further back (csbot health-backfill) or wait for more history.")
 
 
@@ -207,6 +209,7 @@ def backtest(pairs: list[SnapshotPair], horizon_days: int = DEFAULT_HORIZON_DAYS
         bands=bands, base_rate=base, red_lift=(red / base) if red is not None and base else None,
         components=components, segments=segments,
         at_risk=flagged_stats([bool(p.row.rules) for p in pairs], outcome), rules=rules,
+        churned_accounts=len({p.row.account_id for p, hit in zip(pairs, outcome, strict=True) if hit}),
         dismissed=gone, renewals=renewals, by_date=by_date,
     )
 
@@ -254,6 +257,7 @@ def report_json(r: BacktestReport) -> dict:
         "base_rate": round_or_none(r.base_rate),
         "red_lift": round_or_none(r.red_lift, 2),
         "unscored": r.unscored,
+        "churned_accounts": r.churned_accounts,
         "segments": {k: {**v, "auc": round_or_none(v["auc"])} for k, v in r.segments.items()},
         "not_a_risk": None if r.dismissed is None else {"alerts": r.dismissed.alerts, "churned": r.dismissed.churned},
         "renewals": r.renewals.by_band if r.renewals else {},

@@ -77,7 +77,8 @@ def test_backtest_report_hand_worked():
     assert (r.rules["detractor"].flagged, r.rules["detractor"].precision, r.rules["detractor"].recall) == (1, 0.0, 0.0)
     assert (r.at_risk.flagged, r.at_risk.churned, r.at_risk.precision) == (3, 2, pytest.approx(2 / 3))
     assert r.segments["ent"] == {"auc": None, "pairs": 2, "churned": 0}
-    assert r.too_little_history().startswith("Too little history to trust these numbers: 2 churn event(s)")
+    assert r.churned_accounts == 2
+    assert r.too_little_history().startswith("Too little history to trust these numbers: 2 account(s) churned")
     out = report_json(r)
     assert list(out)[:9] == ["auc", "auc_ci", "pairs", "churned", "horizon_days", "snapshots", "bands",
                              "components", "rules"]

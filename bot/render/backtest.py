@@ -30,7 +30,8 @@ def _flag_line(name: str, f: Flagged) -> str:
 def summary_line(r: BacktestReport) -> str:
     ci = f" (95% interval {r.auc_ci[0]:.2f}-{r.auc_ci[1]:.2f})" if r.auc_ci else ""
     return (f"AUC {_auc(r.auc)}{ci} over {r.pairs:,} (date, account) pairs with {r.churned:,} churned within "
-            f"{r.horizon_days} days; 0.5 = no better than chance, 1 = every churner scored below every other.")
+            f"{r.horizon_days} days ({r.churned_accounts:,} accounts); 0.5 = no better than chance, 1 = every "
+            "churner scored below every other.")
 
 
 def report_sections(r: BacktestReport) -> list[tuple[str, list[str]]]:
@@ -100,3 +101,20 @@ def backtest_chart(r: BacktestReport) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def backtest_blocks(r: BacktestReport) -> list:
+    """`/health backtest` as Block Kit: a header, then one section per part of the report (Slack's limits kept:
+    at most 50 blocks, 3000 characters a section, data escaped)."""
+    from slack_sdk.models.blocks import ContextBlock, HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+
+    from bot.render.blocks import MAX_BLOCKS, SECTION_TEXT_MAX, clip, escape, pack_lines
+
+    blocks: list = [HeaderBlock(text=PlainTextObject(text="Does health predict churn? (renewal litmus test)"))]
+    for title, lines in report_sections(r):
+        for chunk in pack_lines([f"*{title}*", *(f"• {escape(line)}" for line in lines)], SECTION_TEXT_MAX):
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(
+        "Lower score = riskier. `csbot backtest --scores-out pairs.csv` writes every (date, account) pair so "
+        "anyone can recompute these numbers; `csbot tune-health` suggests weights.", 3000))]))
+    return blocks[:MAX_BLOCKS]
