@@ -229,3 +229,26 @@ def test_the_leaders_snapshot_job_stores_each_day_once(store):
         with store.connect() as conn:
             assert snapshot_of(conn, d("2026-01-07"))["a"].score is not None
         leader.leader.release()
+
+
+# ------------------------------------------------------------------------------- trends and movers read snapshots
+
+
+def test_digest_movers_and_health_trend_read_snapshots_when_present(store):
+    from kpi_core.digest import build_digest
+    from kpi_core.health import account_health
+
+    # one customer whose only data is lifecycle (ttv reached) -> 100 on every day when scored
+    load(store, accounts=[account("a", name="Acme", customer="2025-01-01", first_value_at="2025-02-01")])
+    today = d("2026-11-23")  # the digest covers 2026-11-16 .. 2026-11-22; "before" is 2026-11-15
+    first = build_digest(store, today, UTC_CONFIG, ["customers"])
+    assert first.movers == ()  # 100 -> 100: no move
+    # the snapshot of 2026-11-15 says 60 (what csbot said then): the digest shows the move from it
+    assert write_snapshots(store, d("2026-11-15"), [SnapshotRow(d("2026-11-15"), "a", 60.0, "yellow")], "daily")
+    (mover,) = build_digest(store, today, UTC_CONFIG, ["customers"]).movers
+    assert (mover.account.id, mover.before, mover.after, mover.change) == ("a", 60.0, 100.0, 40.0)
+    # the weekly trend of /health takes the stored point, scores the others
+    with store.connect() as conn:
+        h = account_health(conn, "a", d("2026-11-29"), UTC_CONFIG)
+    assert h.trend == ((d("2026-11-08"), 100.0), (d("2026-11-15"), 60.0), (d("2026-11-22"), 100.0),
+                       (d("2026-11-29"), 100.0))
