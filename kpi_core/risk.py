@@ -159,22 +159,19 @@ def _worst_first(item: AtRisk) -> tuple:
 
 
 def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
-                     today: dt.date | None = None,
-                     earlier: dict[str, float | None] | None = None) -> list[AtRisk]:
+                     today: dt.date | None = None) -> list[AtRisk]:
     """Every customer on `as_of` in scope with its health and the rules that fired (possibly none), by account id.
 
     `today` as in `score_where` (a past `as_of` is scored point in time; the score 14 days earlier follows the
-    same renewal rule, so the drop compares like with like). `earlier`: the scores of as_of-14 by account id when
-    the caller has them already (the backfill does), else they are scored here.
+    same renewal rule, so the drop compares like with like). The daily snapshot and the backfill store this.
     """
     conds = [*scope_conditions(scope, config, as_of), customer_on(as_of)]
     now = score_where(conn, as_of, config, conds, today)
     if not now:
         return []
-    if earlier is None:
-        earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
-        earlier = {h.account.id: h.score for h in score_where(
-            conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
+    earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
+    earlier = {h.account.id: h.score for h in score_where(
+        conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
     detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
     return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None))))
             for h in now]

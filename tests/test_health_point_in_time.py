@@ -153,3 +153,28 @@ def test_renewal_date_left_out_for_past_dates_and_said_so(store):
     assert past.component("lifecycle").score is None
     assert past.left_out == (RENEWAL_LEFT_OUT,)
     assert past.score is None and "lifecycle" in past.missing
+
+
+def test_the_answer_says_so_in_json_slack_and_terminal(store):
+    from rich.console import Console
+
+    from bot.render.blocks import answer_blocks, blocks_json
+    from bot.render.json_out import answer_to_json
+    from bot.render.terminal import render
+    from kpi_core.answers import ask
+
+    load(store, accounts=[account("a001", name="Acme", signed="2026-10-01", customer="2026-10-15",
+                                  renewal_date="2027-10-15"),
+                          account("old", name="Oldco", customer="2025-01-01", renewal_date="2027-01-01",
+                                  first_value_at="2025-01-10")])
+    answer = ask(store, "/health a001 2026-06-30", TODAY, UTC_CONFIG)
+    out = answer_to_json(answer)
+    assert (out["value"], out["band"], out["status"]) == (None, None, "not_signed_up")
+    assert out["status_note"] == "Acme was not a customer on 2026-06-30: it signed up on 2026-10-01."
+    slack = str(blocks_json(answer_blocks(answer)))
+    assert "Acme was not a customer on 2026-06-30" in slack and "weight" not in slack
+    past = answer_to_json(ask(store, "/health oldco 2026-06-30", TODAY, UTC_CONFIG))
+    assert past["left_out"] == [RENEWAL_LEFT_OUT] and past["value"] == 100.0  # ttv reached: 100
+    console = Console(width=200, record=True)
+    console.print(render(ask(store, "/health oldco 2026-06-30", TODAY, UTC_CONFIG)))
+    assert "Left out: renewal date: not used for a past date" in console.export_text()

@@ -57,7 +57,8 @@ def _health(h: AccountHealth) -> RenderableType:
     parts: list[RenderableType] = [head]
     if h.status_note:
         parts.append(Text(h.status_note, style="bold yellow"))
-    parts.append(table)
+    if h.status in ("customer", "trial"):
+        parts.append(table)
     if h.drivers:
         parts.append(Text("Pulling it down: " + "; ".join(h.drivers), style="yellow"))
     if h.missing:
