@@ -135,10 +135,11 @@ def backtest_cmd(start: str | None, end: str | None, every: str, horizon: int, a
 @click.option("--to", "end", default=None, metavar="YYYY-MM-DD", help="Last snapshot date.")
 @click.option("--every", type=click.Choice(["month", "week"]), default="month", show_default=True)
 @click.option("--horizon", default=90, show_default=True, type=int, metavar="DAYS")
+@click.option("--bands", "fit_bands", is_flag=True, help="Also suggest the red threshold (bands.yellow).")
 @AS_OF_OPTION
 @DB_OPTION
-def tune_health(start: str | None, end: str | None, every: str, horizon: int, as_of: str | None,
-                db_url: str | None) -> None:
+def tune_health(start: str | None, end: str | None, every: str, horizon: int, fit_bands: bool,
+                as_of: str | None, db_url: str | None) -> None:
     """Suggest health weights fitted on older snapshots and checked on the newest (changes no setting)."""
     from kpi_core.history import run_backtest
     from kpi_core.tuning import tune
@@ -148,7 +149,7 @@ def tune_health(start: str | None, end: str | None, every: str, horizon: int, as
     engine = open_store(db_url)
     try:
         run = run_backtest(engine, config, today, _date(start, "--from"), _date(end, "--to"), every, horizon)
-        result = tune(run.pairs, horizon, config)
+        result = tune(run.pairs, horizon, config, fit_bands)
     except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

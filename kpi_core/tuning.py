@@ -7,14 +7,15 @@ on the five component scores (0-1; a missing component takes its training mean) 
 suggested weight of a component is its risk-lowering coefficient (negated, floored at 0), scaled to sum to 1.
 The new score is the health formula itself (weighted mean of the components present, weights scaled up over
 them), so before and after differ only by the weights. Nothing is written: the YAML is printed for a person to
-review and put in CSBOT_CONFIG.
+review and put in CSBOT_CONFIG. With `fit_bands`, the red threshold (`bands.yellow`) is also chosen on the training
+window: the one of 20, 25, ... 60 (below `bands.green`) whose red band best balances precision and recall (F1).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import yaml
@@ -28,6 +29,7 @@ from storage.snapshots import SnapshotPair
 
 VALIDATION_SHARE = 0.25
 MIN_TRAIN_CHURNED = 10
+RED_CUTS = tuple(range(20, 65, 5))
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,13 @@ class TuneResult:
     after_weights: dict[str, float]
     before: WindowScore
     after: WindowScore
-    config: KpiConfig
+    config: KpiConfig  # the current settings
+    yellow: float  # the suggested red threshold (the current one unless fitted)
 
     def yaml(self) -> str:
         """The suggested `health:` section of the KPI settings file."""
         section = {"health": {"weights": {k: round(v, 3) for k, v in self.after_weights.items()},
-                              "bands": {"green": self.config.health.green, "yellow": self.config.health.yellow}}}
+                              "bands": {"green": self.config.health.green, "yellow": self.yellow}}}
         return yaml.safe_dump(section, sort_keys=False)
 
 
@@ -85,7 +88,23 @@ def split_dates(dates: list[dt.date], horizon: int, share: float = VALIDATION_SH
     return train, valid
 
 
-def tune(pairs: list[SnapshotPair], horizon: int, config: KpiConfig) -> TuneResult:
+def best_red_cut(scores: list[float], churned: list[bool], green: float) -> float | None:
+    """The red threshold of RED_CUTS (below `green`) with the best F1 of "score below it" for churn."""
+    best, best_f1 = None, -1.0
+    total = sum(churned)
+    for cut in (c for c in RED_CUTS if c < green):
+        flagged = [y for s, y in zip(scores, churned, strict=True) if s < cut]
+        hits = sum(flagged)
+        if not flagged or not total:
+            continue
+        precision, recall = hits / len(flagged), hits / total
+        f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+        if f1 > best_f1:
+            best, best_f1 = float(cut), f1
+    return best
+
+
+def tune(pairs: list[SnapshotPair], horizon: int, config: KpiConfig, fit_bands: bool = False) -> TuneResult:
     dates = sorted({p.row.snapshot_date for p in pairs})
     train_dates, valid_dates = split_dates(dates, horizon)
     train = [p for p in pairs if p.row.snapshot_date in set(train_dates)]
@@ -110,8 +129,16 @@ def tune(pairs: list[SnapshotPair], horizon: int, config: KpiConfig) -> TuneResu
         after = dict(before)  # no component lowers risk: keep the current weights
     else:
         after = {n: float(w / raw.sum()) for n, w in zip(HEALTH_COMPONENTS, raw, strict=True)}
+    suggested = config
+    if fit_bands:
+        rescored = [(rescore(p.row.components, after), bool(hit)) for p, hit in zip(train, y, strict=True)]
+        rescored = [(s, hit) for s, hit in rescored if s is not None]
+        cut = best_red_cut([s for s, _ in rescored], [hit for _, hit in rescored], config.health.green)
+        if cut is not None:
+            suggested = replace(config, health=replace(config.health, yellow=cut))
     return TuneResult(
         tuple(train_dates), tuple(valid_dates), len(train), int(y.sum()), len(valid),
         sum(churned_within(p, horizon) for p in valid), before, after,
-        _window(valid, horizon, before, config), _window(valid, horizon, after, config), config,
+        _window(valid, horizon, before, config), _window(valid, horizon, after, suggested), config,
+        suggested.health.yellow,
     )

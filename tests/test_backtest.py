@@ -114,6 +114,17 @@ def test_tuning_split_is_out_of_time_and_rescore_is_the_health_formula():
     assert rescore({"engagement": 50, "sentiment": 100, "support": None}, {"engagement": .3, "sentiment": .2}) == 70
 
 
+def test_red_threshold_by_f1_by_hand():
+    from kpi_core.tuning import best_red_cut
+
+    # churned: 22, 38, 58; others: 33, 61, 80, 90. cut 25: 1 flagged, 1 hit -> P 1, R 1/3, F1 .5
+    # cut 35 or 40: {22, 33} or {22, 33, 38} -> F1 .4 / .667; cut 60: {22, 33, 38, 58} -> P .75, R 1, F1 .857
+    # cut 45-55 = cut 40 (.667); 60 is best (below green 70)
+    assert best_red_cut([22, 38, 58, 33, 61, 80, 90], [True, True, True, False, False, False, False], 70) == 60.0
+    # below green 50 only (20-45): cut 40 = cut 45 = {22, 33, 38}, F1 .667; a tie keeps the lower cut
+    assert best_red_cut([22, 38, 58, 33], [True, True, True, False], 50) == 40.0
+
+
 # ------------------------------------------------------------------------------------------------ snapshots
 
 
@@ -194,7 +205,7 @@ def test_health_backfill_and_tune_health_cli(demo_db):
                                        "--as-of", "2026-11-30", "--db", demo_db])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Stored 3 snapshot day(s)")
-    tuned = CliRunner().invoke(main, ["tune-health", "--as-of", "2026-11-30", "--db", demo_db])
+    tuned = CliRunner().invoke(main, ["tune-health", "--bands", "--as-of", "2026-11-30", "--db", demo_db])
     assert tuned.exit_code == 0, tuned.output
     assert "AUC (validation)" in tuned.stdout and "health:\n  weights:\n    engagement:" in tuned.stdout
 
