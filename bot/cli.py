@@ -591,5 +591,15 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
+def _add_history_commands() -> None:
+    from bot.cli_history import backtest_cmd, health_backfill, tune_health
+
+    for command in (health_backfill, backtest_cmd, tune_health):
+        main.add_command(command)
+
+
+_add_history_commands()
+
+
 if __name__ == "__main__":
     main()

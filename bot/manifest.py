@@ -53,7 +53,7 @@ def slash_commands() -> list[dict[str, str]]:
     commands += [{"command": c, "description": d, "usage_hint": SCOPE_HINT} for c, d in SHORTCUT_DESCRIPTIONS.items()]
     commands += [
         {"command": "/health", "description": "Health score of an account, or of all customers",
-         "usage_hint": "[account] [as-of date]"},
+         "usage_hint": "[account] [as-of date] | backtest"},
         {"command": "/atrisk", "description": "Customers at risk of churning, with the reasons",
          "usage_hint": "[segment:NAME] [owner:@user] | subscribe | unsubscribe"},
         {"command": "/digest", "description": "Weekly KPI digest for this channel",

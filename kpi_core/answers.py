@@ -93,10 +93,13 @@ def run(engine: Engine, command: Command, config: KpiConfig) -> Answer:
         return CatalogAnswer(command.command, tuple(catalog().all()), focus)
     if isinstance(command, HealthCommand):
         with engine.connect() as conn:
+            if command.backtest:
+                raise UserError("`/health backtest` works in Slack; in the terminal run `csbot backtest`.")
             if command.scope.account:
                 return HealthAnswer(command.command, account_health(conn, command.scope.account.id,
-                                                                    command.as_of, config))
-            return OverviewAnswer(command.command, health_overview(conn, command.as_of, config, command.scope),
+                                                                    command.as_of, config, today=command.today))
+            return OverviewAnswer(command.command, health_overview(conn, command.as_of, config, command.scope,
+                                                                   today=command.today),
                                   command.scope)
     if isinstance(command, AtRiskCommand) and command.verb is None:
         with engine.connect() as conn:

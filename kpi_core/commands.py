@@ -32,7 +32,8 @@ USAGE = {
     "kpi": "`/kpi <id> [period] [account | segment:NAME | owner:@user | feature:NAME] "
     "[by segment|owner|feature|month|week]`, `/kpi list`, `/kpi help [id]`, "
     "`/kpi segments`, `/kpi owners`, `/kpi features` (the values that exist)",
-    "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`)",
+    "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`), "
+    "`/health backtest`",
     "atrisk": "`/atrisk [segment:NAME] [owner:@user]`",
     "digest": "`/digest preview`, `/digest subscribe [day] [HH:MM] [time zone] [kpi ids...]`, "
     "`/digest unsubscribe`, `/digest list`",
@@ -67,6 +68,8 @@ class HealthCommand:
     command: str
     as_of: dt.date
     scope: Scope = field(default_factory=Scope)  # with an account: one account's card
+    today: dt.date | None = None  # the day asked on: an earlier `as_of` is scored point in time
+    backtest: bool = False  # `/health backtest`: the litmus test, answered by the bot
 
 
 @dataclass(frozen=True)
@@ -205,12 +208,14 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
         return _kpi_command(conn, command, head, words, today)
     if head == "atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:
         return AtRiskCommand(command, today, Scope(), words[0].lower())
+    if head == "health" and len(words) == 1 and words[0].lower() == "backtest":
+        return HealthCommand(command, today, Scope(), today, backtest=True)
     parsed = _parse_scope_words(words, today)
     as_of = parsed.period.end if parsed.period else today
     if head == "health":
         if parsed.feature:
             raise UserError(f"`feature:` does not apply to /health. Usage: {USAGE['health']}")
-        return HealthCommand(command, as_of, _scope(conn, parsed))
+        return HealthCommand(command, as_of, _scope(conn, parsed), today)
     if parsed.rest or parsed.feature:
         raise_if_period_typo(parsed.rest)
         raise UserError(f"`/atrisk` takes only a segment and an owner. Usage: {USAGE['atrisk']}")

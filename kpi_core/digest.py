@@ -142,8 +142,7 @@ def _newly_at_risk(conn: Connection, period: Period, config: KpiConfig, scope: S
     return tuple(a for a in at_risk(conn, period.end, config, scope) if a.health.account.id not in before)
 
 
-def _movers(before_scores, after_scores) -> tuple[Mover, ...]:
-    before = {h.account.id: h.score for h in before_scores}
+def _movers(before: dict[str, float | None], after_scores) -> tuple[Mover, ...]:
     moves = []
     for h in after_scores:
         was = before.get(h.account.id)
@@ -152,6 +151,18 @@ def _movers(before_scores, after_scores) -> tuple[Mover, ...]:
         moves.append(Mover(h.account, h.owner, was, h.score))
     moves.sort(key=lambda m: (-abs(m.change), m.account.name, m.account.id))
     return tuple(moves[:MOVERS_MAX])
+
+
+def _scores_on(conn: Connection, day: dt.date, config: KpiConfig, scope: Scope) -> dict[str, float | None]:
+    """Scores of the customers in scope on `day`: its stored health snapshot when there is one (what csbot said
+    that day), else scored now."""
+    from storage.snapshots import snapshot_of
+
+    ids = select(Account.account_id).where(*scope_conditions(scope, config, day), customer_on(day))
+    stored = snapshot_of(conn, day, ids)
+    if stored:
+        return {a: r.score for a, r in stored.items()}
+    return {h.account.id: h.score for h in score_accounts(conn, day, config, scope)}
 
 
 def renewals_due(conn: Connection, today: dt.date, config: KpiConfig, scope: Scope = Scope(),
@@ -235,7 +246,7 @@ def _build(conn: Connection, today: dt.date, config: KpiConfig, ids: list[str], 
     series = {k: _series(conn, k, chains[k], by_id[k], scope, config) for k in charted}
     newly = _newly_at_risk(conn, period, config, scope)
     after = score_accounts(conn, period.end, config, scope)
-    before = score_accounts(conn, period.start - _ONE_DAY, config, scope)
+    before = _scores_on(conn, period.start - _ONE_DAY, config, scope)
     bands = {h.account.id: h.band for h in after}
     renewals = tuple(RenewalDue(acc, owner, day, mrr, bands.get(acc.id))
                      for acc, owner, day, mrr in renewals_due(conn, today, config, scope, mrr_month=period.end))

@@ -27,6 +27,14 @@ into naive-UTC bounds with `utc_bounds`. The curves (each monotonic, each 0-100)
   has a first_value_at or a renewal_date, i.e. it is tracked): 100 when first_value_at <= as_of; not reached:
   50 during the first 30 days as a customer (onboarding), 0 after. Missing when neither part is present.
 
+Point in time (no look-ahead): every window ends with `as_of`, and the account's state is read as of that day:
+became_customer_at, first_value_at and churned_at count only when on or before `as_of` (an account that had not
+signed up yet, or had churned, on `as_of` gets no score and says so; one still in trial is scored and says it was
+not a customer). `renewal_date` has no history in the data contract, so when `today` is given and `as_of` is
+before it, the renewal part is left out (and `left_out` says why); the time-to-value part then counts as tracked
+when the store holds any first_value_at on or before `as_of` (instead of "has a renewal date"). So a store cut at
+a date D (rows after D removed, those dates emptied) scores every account as of D exactly as the full store does.
+
 Score = weighted mean of the components present (config weights, scaled to sum to 1 over those present; an
 empty weights mapping means the defaults of defaults.yml), taken over the component scores rounded to 1
 decimal (what the answer shows), itself rounded to 1 decimal (halves up); band from the config thresholds.
@@ -115,6 +123,9 @@ class AccountHealth:
     missing: tuple[str, ...]
     drivers: tuple[str, ...]
     trend: tuple[tuple[dt.date, float | None], ...] = ()
+    status: str = "customer"  # customer | trial | churned | not_signed_up, on `as_of`
+    left_out: tuple[str, ...] = ()  # facts not used for this date, and why (point in time)
+    status_note: str | None = None  # what the answer says when the account was not a customer on `as_of`
 
     def component(self, name: str) -> ComponentScore:
         return next(c for c in self.components if c.name == name)
@@ -251,15 +262,21 @@ def scope_conditions(scope: Scope, config: KpiConfig, as_of: dt.date) -> list[Co
 # ------------------------------------------------------------------------------------------------- queries
 
 
-def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows) -> list[Any]:
+def _account_rows(conn: Connection, conds: list[ColumnElement], w: DayWindows,
+                  renewal_known: bool = True) -> list[Any]:
     has_usage = select(UsageDay.day).where(UsageDay.account_id == Account.account_id, UsageDay.day <= w.as_of).exists()
     has_tickets = select(Ticket.ticket_id).where(
         Ticket.account_id == Account.account_id, Ticket.opened_at < w.end
     ).exists()
+    other = Account.__table__.alias("ttv_any")
+    ttv_tracked = (
+        select(other.c.account_id).where(other.c.first_value_at <= w.as_of).exists()
+        if not renewal_known else literal(False)
+    )
     query = select(
         Account.account_id, Account.name, Account.owner_slack_id, Account.segment, Account.signed_up_at,
-        Account.became_customer_at, Account.first_value_at, Account.renewal_date,
-        has_usage.label("has_usage"), has_tickets.label("has_tickets"),
+        Account.became_customer_at, Account.first_value_at, Account.renewal_date, Account.churned_at,
+        has_usage.label("has_usage"), has_tickets.label("has_tickets"), ttv_tracked.label("ttv_in_store"),
     ).where(*conds).order_by(Account.account_id)
     return list(conn.execute(query))
 
@@ -447,11 +464,23 @@ def _revenue_component(row) -> tuple[float | None, str, dict]:
     return revenue_score(start, end, peak), words, facts
 
 
-def _lifecycle(acc, as_of: dt.date) -> tuple[float | None, str, dict]:
+def _known(day: dt.date | None, as_of: dt.date) -> dt.date | None:
+    """A date fact as it stood on `as_of`: the date when on or before it, else None (not known yet)."""
+    return day if day is not None and day <= as_of else None
+
+
+def _lifecycle(acc, as_of: dt.date, renewal_known: bool = True) -> tuple[float | None, str, dict]:
     facts: dict[str, float | int | None] = {"days_to_renewal": None, "ttv_reached": None}
     parts: list[float] = []
     words: list[str] = []
-    if acc.renewal_date is not None and acc.renewal_date >= as_of:
+    renewal = acc.renewal_date if renewal_known else None
+    reached_on = _known(acc.first_value_at, as_of)
+    became = _known(acc.became_customer_at, as_of)
+    if renewal_known:
+        tracked = acc.first_value_at is not None or acc.renewal_date is not None
+    else:
+        tracked = reached_on is not None or bool(acc.ttv_in_store)
+    if renewal is not None and renewal >= as_of:
         days = (acc.renewal_date - as_of).days
         facts["days_to_renewal"] = days
         parts.append(renewal_part(days))
@@ -459,18 +488,20 @@ def _lifecycle(acc, as_of: dt.date) -> tuple[float | None, str, dict]:
             words.append(f"renews in {_plural(days, 'day')} ({acc.renewal_date.isoformat()})")
         else:
             words.append(f"renewal more than 90 days away ({acc.renewal_date.isoformat()})")
-    if acc.first_value_at is not None or acc.renewal_date is not None:
-        reached = acc.first_value_at is not None and acc.first_value_at <= as_of
-        since = acc.became_customer_at or acc.signed_up_at
+    if tracked:
+        reached = reached_on is not None
+        since = became or acc.signed_up_at
         days_in = (as_of - since).days
         facts["ttv_reached"] = int(reached)
         parts.append(ttv_part(reached, days_in))
         if reached:
-            words.append(f"time to value reached on {acc.first_value_at.isoformat()}")
+            words.append(f"time to value reached on {reached_on.isoformat()}")
         else:
-            role = "as a customer" if acc.became_customer_at else "since sign-up"
+            role = "as a customer" if became else "since sign-up"
             words.append(f"time to value not reached after {_plural(days_in, 'day')} {role}")
     if not parts:
+        if not renewal_known:
+            return None, "no time-to-value milestone on record by this date (renewal date not used)", facts
         return None, "no renewal date or time-to-value milestone on record", facts
     return sum(parts) / len(parts), "; ".join(words), facts
 
@@ -503,17 +534,59 @@ def _assemble(acc, as_of: dt.date, weights: dict[str, float], config: KpiConfig,
     )
 
 
+RENEWAL_LEFT_OUT = ("renewal date: not used for a past date (the data keeps no history of renewal dates, "
+                    "so the one on record may not be the one known then)")
+
+
+def renewal_known(as_of: dt.date, today: dt.date | None) -> bool:
+    """Whether `renewal_date` (a fact without history) may be used for `as_of`: not for a date before `today`."""
+    return today is None or as_of >= today
+
+
+def account_status(acc, as_of: dt.date) -> str:
+    """customer | trial | churned | not_signed_up: the account's state on `as_of`, from dates known by then."""
+    if acc.signed_up_at > as_of:
+        return "not_signed_up"
+    if _known(acc.churned_at, as_of) is not None:
+        return "churned"
+    return "customer" if _known(acc.became_customer_at, as_of) is not None else "trial"
+
+
+def _status_note(acc, as_of: dt.date, status: str) -> str | None:
+    day = as_of.isoformat()
+    if status == "not_signed_up":
+        return f"{acc.name} was not a customer on {day}: it signed up on {acc.signed_up_at.isoformat()}."
+    if status == "churned":
+        return f"{acc.name} was no longer a customer on {day}: it churned on {acc.churned_at.isoformat()}."
+    if status == "trial":
+        return f"{acc.name} was not a customer on {day} (in trial since {acc.signed_up_at.isoformat()})."
+    return None
+
+
+def _unscored(acc, as_of: dt.date, status: str) -> AccountHealth:
+    """An account that was not there (not signed up, or churned) on `as_of`: no score, and why."""
+    note = _status_note(acc, as_of, status)
+    components = tuple(ComponentScore(n, None, 0.0, "not a customer on this date", {}) for n in HEALTH_COMPONENTS)
+    return AccountHealth(AccountRef(acc.account_id, acc.name), acc.owner_slack_id, acc.segment, as_of, None, None,
+                         components, (), (), status=status, status_note=note)
+
+
 def score_where(conn: Connection, as_of: dt.date, config: KpiConfig,
-                conds: list[ColumnElement]) -> list[AccountHealth]:
-    """Health of every account matching `conds` (conditions on Account) with five queries in all."""
+                conds: list[ColumnElement], today: dt.date | None = None) -> list[AccountHealth]:
+    """Health of every account matching `conds` (conditions on Account) with five queries in all.
+
+    `today`: the day csbot answers on; an `as_of` before it is scored without renewal dates (module docstring).
+    """
     fresh(conn, config)
-    return _score(conn, as_of, config, conds)
+    return _score(conn, as_of, config, conds, today)
 
 
-def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[ColumnElement]) -> list[AccountHealth]:
+def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[ColumnElement],
+           today: dt.date | None = None) -> list[AccountHealth]:
     """`score_where` on rollups already brought up to date."""
     w = DayWindows(as_of, config.tz)
-    accounts = _account_rows(conn, conds, w)
+    known = renewal_known(as_of, today)
+    accounts = _account_rows(conn, conds, w, known)
     if not accounts:
         return []
     ids = select(Account.account_id).where(*conds)
@@ -524,62 +597,85 @@ def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[Colu
     out = []
     for acc in accounts:
         key = acc.account_id
+        status = account_status(acc, as_of)
+        if status in ("not_signed_up", "churned"):
+            out.append(_unscored(acc, as_of, status))
+            continue
         raw = {
             "engagement": _engagement(acc, usage.get(key)),
             "sentiment": _sentiment(surveys.get(key)),
             "support": _support(acc, tickets.get(key)),
             "revenue": _revenue_component(revenue.get(key)),
-            "lifecycle": _lifecycle(acc, as_of),
+            "lifecycle": _lifecycle(acc, as_of, known),
         }
-        out.append(_assemble(acc, as_of, weights, config, raw))
+        left_out = (RENEWAL_LEFT_OUT,) if not known and acc.renewal_date is not None else ()
+        out.append(replace(_assemble(acc, as_of, weights, config, raw), status=status, left_out=left_out,
+                           status_note=_status_note(acc, as_of, status)))
     return out
 
 
 def score_accounts(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
-                   customers_only: bool = True) -> list[AccountHealth]:
+                   customers_only: bool = True, today: dt.date | None = None) -> list[AccountHealth]:
     """Health of every account in scope (customers on `as_of` when `customers_only`), ordered by account id.
 
     Five queries whatever the number of accounts; no trend. Shared through the process's scoring cache.
     """
-    return scored(conn, as_of, config, scope, as_of if customers_only else None)
+    return scored(conn, as_of, config, scope, as_of if customers_only else None, today)
 
 
 def scored(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
-           customers_on: dt.date | None = None) -> list[AccountHealth]:
+           customers_on: dt.date | None = None, today: dt.date | None = None) -> list[AccountHealth]:
     """Health as of `as_of` of the accounts in scope (those that are customers on `customers_on`, when given).
 
-    One scoring per (store data version, as_of, settings, scope, population) in this process: `/health`,
-    `/atrisk`, the risk scan and the digest share it; any write to the store (any process) invalidates it.
+    One scoring per (store data version, as_of, settings, scope, population, renewal known) in this process:
+    `/health`, `/atrisk`, the risk scan and the digest share it; any write to the store (any process)
+    invalidates it. `today` as in `score_where`.
     """
     stamp = fresh(conn, config)
-    key = (stamp.token, stamp.version, as_of, repr(config), scope, customers_on)
+    key = (stamp.token, stamp.version, as_of, repr(config), scope, customers_on, renewal_known(as_of, today))
     found = SCORING_CACHE.get(key)
     if found is not None:
         return list(found)
     conds = scope_conditions(scope, config, as_of)
     if customers_on is not None:
         conds.append(customer_on(customers_on))
-    result = _score(conn, as_of, config, conds)
+    result = _score(conn, as_of, config, conds, today)
     SCORING_CACHE.put(key, tuple(result))
     return result
 
 
 def account_health(conn: Connection, account_id: str, as_of: dt.date, config: KpiConfig,
-                   with_trend: bool = True) -> AccountHealth:
-    """Health of one account (customer or not) as of a date, with the weekly trend of the last 3 weeks."""
+                   with_trend: bool = True, today: dt.date | None = None) -> AccountHealth:
+    """Health of one account (customer or not) as of a date, with the weekly trend of the last 3 weeks.
+
+    The trend points read stored snapshots when there are any for those days, else are scored like `as_of`.
+    """
     conds = [Account.account_id == account_id]
-    found = score_where(conn, as_of, config, conds)
+    found = score_where(conn, as_of, config, conds, today)
     if not found:
         raise UnknownAccountError(account_id)
     health = found[0]
     if not with_trend:
         return health
     points: list[tuple[dt.date, float | None]] = []
-    for weeks_back in range(TREND_WEEKS, 0, -1):
-        day = as_of - dt.timedelta(weeks=weeks_back)
-        points.append((day, score_where(conn, day, config, conds)[0].score))
+    days = [as_of - dt.timedelta(weeks=weeks_back) for weeks_back in range(TREND_WEEKS, 0, -1)]
+    stored = _stored_scores(conn, account_id, days)
+    for day in days:
+        if day in stored:
+            points.append((day, stored[day]))
+            continue
+        # the same renewal rule as the answered date, so the points compare like with like
+        points.append((day, score_where(conn, day, config, conds, None if renewal_known(as_of, today) else as_of
+                                        )[0].score))
     points.append((as_of, health.score))
     return replace(health, trend=tuple(points))
+
+
+def _stored_scores(conn: Connection, account_id: str, days: list[dt.date]) -> dict[dt.date, float | None]:
+    """Snapshot scores of one account on those days (storage.snapshots), when any were stored."""
+    from storage.snapshots import stored_scores
+
+    return stored_scores(conn, account_id, days)
 
 
 def summarize(as_of: dt.date, scored: list[AccountHealth]) -> HealthOverview:
@@ -593,9 +689,10 @@ def summarize(as_of: dt.date, scored: list[AccountHealth]) -> HealthOverview:
     return HealthOverview(as_of, mean, len(scored), bands, lowest)
 
 
-def health_overview(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> HealthOverview:
+def health_overview(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+                    today: dt.date | None = None) -> HealthOverview:
     """Customers on `as_of` in scope: mean score (of those scored), count per band, and the 10 lowest.
 
     `customers` counts every customer in scope, scored or not; `bands["unscored"]` those without any data.
     """
-    return summarize(as_of, score_accounts(conn, as_of, config, scope))
+    return summarize(as_of, score_accounts(conn, as_of, config, scope, today=today))

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, select
 
 from kpi_core.config import KpiConfig
 from kpi_core.context import customer_on
-from kpi_core.health import AccountHealth, DayWindows, scope_conditions, scored
+from kpi_core.health import AccountHealth, DayWindows, renewal_known, scope_conditions, scored
 from kpi_core.types import Scope
 from storage.models import Account, Survey
 
@@ -158,18 +158,27 @@ def _worst_first(item: AtRisk) -> tuple:
             item.health.account.id)
 
 
-def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope()) -> list[AtRisk]:
-    """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
+def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+                     today: dt.date | None = None) -> list[AtRisk]:
+    """Every customer on `as_of` in scope with its health and the rules that fired (possibly none), by account id.
+
+    `today` as in `score_where` (a past `as_of` is scored point in time; the score 14 days earlier follows the
+    same renewal rule, so the drop compares like with like). The daily snapshot and the backfill store this.
+    """
     conds = [*scope_conditions(scope, config, as_of), customer_on(as_of)]
-    now = scored(conn, as_of, config, scope, customers_on=as_of)
+    now = scored(conn, as_of, config, scope, customers_on=as_of, today=today)
     if not now:
         return []
-    earlier = scored(conn, as_of - dt.timedelta(days=HEALTH_DROP_DAYS), config, scope, customers_on=as_of)
-    before = {h.account.id: h.score for h in earlier}
+    earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
+    earlier = {h.account.id: h.score for h in scored(
+        conn, earlier_day, config, scope, customers_on=as_of, today=None if renewal_known(as_of, today) else as_of)}
     detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
-    out = []
-    for health in now:
-        rules = rules_for(health, before.get(health.account.id), detractors.get(health.account.id, (0, None, None)))
-        if rules:
-            out.append(AtRisk(health, rules))
-    return sorted(out, key=_worst_first)
+    return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None))))
+            for h in now]
+
+
+def at_risk(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = Scope(),
+            today: dt.date | None = None) -> list[AtRisk]:
+    """Customers on `as_of` in scope with at least one rule fired, worst first (most rules, then lowest score)."""
+    found = [a for a in score_with_rules(conn, as_of, config, scope, today) if a.rules]
+    return sorted(found, key=_worst_first)

@@ -470,3 +470,33 @@ class TableLoad(Base):
 
 
 ROLLUP_TABLES = (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod)
+
+
+class HealthSnapshot(Base):
+    """One account's health on one day, as csbot scored it: written once (never updated) per (day, account).
+
+    `source` = 'daily' (the scheduler, scoring that day as it stood) or 'backfill' (`csbot health-backfill`,
+    scoring a past day point in time: renewal dates left out). `rules` = the fired risk rule ids, comma-separated.
+    """
+
+    __tablename__ = "health_snapshots"
+
+    snapshot_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(8))
+    engagement: Mapped[float | None] = mapped_column(Float)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    support: Mapped[float | None] = mapped_column(Float)
+    revenue: Mapped[float | None] = mapped_column(Float)
+    lifecycle: Mapped[float | None] = mapped_column(Float)
+    rules: Mapped[str] = mapped_column(String(255), default="")
+    source: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+
+    __table_args__ = (
+        CheckConstraint("source IN ('daily', 'backfill')", name="source"),
+        CheckConstraint("band IS NULL OR band IN ('green', 'yellow', 'red')", name="band"),
+        Index("ix_health_snapshots_account", "account_id", "snapshot_date"),
+    )

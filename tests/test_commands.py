@@ -13,7 +13,7 @@ from kpi_core.commands import (
     parse_command,
 )
 from kpi_core.periods import PeriodError
-from kpi_core.types import AmbiguousAccountError, UnknownAccountError, UnknownKpiError, UserError
+from kpi_core.types import AmbiguousAccountError, Scope, UnknownAccountError, UnknownKpiError, UserError
 from tests.kpi_helpers import account, load, usage
 
 TODAY = dt.date(2026, 11, 22)
@@ -118,7 +118,8 @@ def test_bad_period_lists_accepted_forms(accounts):
 
 def test_health_and_atrisk(accounts):
     cmd = parse(accounts, "/health acme 2026-10-31")
-    assert cmd == HealthCommand("/health", dt.date(2026, 10, 31), cmd.scope)
+    assert cmd == HealthCommand("/health", dt.date(2026, 10, 31), cmd.scope, TODAY)  # today: point in time
+    assert parse(accounts, "/health backtest") == HealthCommand("/health", TODAY, Scope(), TODAY, backtest=True)
     assert cmd.scope.account.id == "acme"
     assert parse(accounts, "/health").as_of == TODAY
     assert parse(accounts, "/health last-month").as_of == dt.date(2026, 10, 31)

@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.jobs import digest_job, risk_job
+from bot.jobs import digest_job, risk_job, snapshot_job
 from bot.jobs.context import LATE_AFTER, JobContext
 from bot.jobs.leader import Leader, make_leader
 from bot.jobs.posting import (
@@ -294,8 +294,9 @@ class SchedulerService:
     """APScheduler in a background thread, doing anything only while this process holds the leader lock.
 
     Jobs: `leader` (try to lead, or check we still do, every `leader_seconds`), `tick` (catch-up and retries,
-    every `tick_seconds`), `sync` (one cron job per active subscription, from the table, every
-    `sync_seconds`), and the cron jobs themselves, each calling the tick at its exact instant.
+    every `tick_seconds`), `snapshot` (the daily health snapshot, checked every `tick_seconds`), `sync` (one
+    cron job per active subscription, from the table, every `sync_seconds`), and the cron jobs themselves, each
+    calling the tick at its exact instant.
     """
 
     def __init__(self, ctx: JobContext, leader: Leader, *, tick_seconds: float = 30, leader_seconds: float = 15,
@@ -337,6 +338,7 @@ class SchedulerService:
                           next_run_time=now)
         scheduler.add_job(self._interval_tick, IntervalTrigger(seconds=self.tick_seconds), id="tick")
         scheduler.add_job(self._sync, IntervalTrigger(seconds=self.sync_seconds), id="sync")
+        scheduler.add_job(self._snapshot, IntervalTrigger(seconds=self.tick_seconds), id="snapshot")
         self._scheduler = scheduler
         if not log.isEnabledFor(logging.DEBUG):  # APScheduler logs every run at INFO: twice a second in tests
             logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -391,6 +393,15 @@ class SchedulerService:
             return []
         finally:
             self._tick_lock.release()
+
+    def _snapshot(self) -> None:
+        """The daily health snapshot (bot/jobs/snapshot_job.py), only while leading."""
+        if not self._leading or not self.leader.is_leader():
+            return
+        try:
+            snapshot_job.run(self.ctx)
+        except Exception:
+            log.exception("the daily health snapshot failed; trying again at the next tick")
 
     def _cron_fire(self, subscription_id: int) -> None:
         if self._leading:

@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.listeners.backtest import handle_backtest, is_backtest
 from bot.listeners.replies import command_text, guarded, reply
 from bot.listeners.subscriptions import handle_atrisk_subscription
 from bot.services import Services
@@ -23,6 +24,9 @@ def register(app: App, services: Services) -> None:
         words = (body.get("text") or "").split()
         if body.get("command") == "/atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:
             handle_atrisk_subscription(services, client, body, words[0].lower())
+            return
+        if is_backtest(body):
+            handle_backtest(services, client, body)
             return
         reply(services, client, body, text, services.today())
 

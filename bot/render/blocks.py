@@ -243,7 +243,9 @@ def _health(h: AccountHealth) -> list[Block]:
         _section(f"{score}  {BAND_EMOJI.get(h.band or '', UNSCORED_EMOJI)} *{(h.band or 'unscored').upper()}*"
                  f"  ·  as of {h.as_of.isoformat()}"),
     ]
-    if h.components:
+    if h.status_note:
+        blocks.append(_section(f"*{escape(h.status_note)}*"))
+    if h.components and h.status in ("customer", "trial"):
         shares = percent_shares([c.weight for c in h.components])
         blocks.append(_fields([
             f"*{literal(c.name)}*: {format_score(c.score, 'missing')}"
@@ -255,6 +257,7 @@ def _health(h: AccountHealth) -> list[Block]:
     notes = []
     if h.missing:
         notes.append(f"No data for: {escape(', '.join(h.missing))} (left out, the other weights scaled up)")
+    notes.extend(f"Left out: {escape(note)}" for note in h.left_out)
     if h.trend:
         first, last = h.trend[0][0], h.trend[-1][0]
         notes.append(f"Trend, weekly ({first.isoformat()} to {last.isoformat()}): {trend_line(h)}")

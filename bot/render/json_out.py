@@ -34,6 +34,9 @@ def _health_core(h: AccountHealth) -> dict[str, Any]:
         ],
         "missing": list(h.missing),
         "drivers": list(h.drivers),
+        "status": h.status,
+        "status_note": h.status_note,
+        "left_out": list(h.left_out),
     }
 
 

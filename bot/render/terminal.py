@@ -85,11 +85,17 @@ def _health(h: AccountHealth) -> RenderableType:
     for c, share in zip(h.components, percent_shares([c.weight for c in h.components]), strict=True):
         score = format_score(c.score, "missing")
         table.add_row(c.name, score, f"{share}%", c.detail)
-    parts: list[RenderableType] = [head, table]
+    parts: list[RenderableType] = [head]
+    if h.status_note:
+        parts.append(Text(h.status_note, style="bold yellow"))
+    if h.status in ("customer", "trial"):
+        parts.append(table)
     if h.drivers:
         parts.append(Text(f"{DRIVERS_TITLE}: " + "; ".join(driver_lines(h)), style="yellow"))
     if h.missing:
         parts.append(Text("No data for: " + ", ".join(h.missing) + " (left out, others re-weighted)", style="dim"))
+    for note in h.left_out:
+        parts.append(Text("Left out: " + note, style="dim"))
     if h.trend:
         parts.append(Text("Trend: " + "  ".join(
             f"{day.strftime('%d %b')}: {format_score(v, '-')}" for day, v in h.trend)))
