@@ -73,14 +73,15 @@ def _message(exc: stripe.StripeError) -> str:
 
 
 def read_all(list_page: Callable[[dict], Any], params: dict | None = None) -> Iterator[Any]:
-    """Every object of one list endpoint, page after page until `has_more` is false."""
+    """Every object of one list endpoint (as a plain dict), page after page until `has_more` is false."""
     base = {"limit": PAGE_LIMIT, **(params or {})}
     page = _call(lambda: list_page(dict(base)))
     while True:
-        yield from page.data
+        for obj in page.data:
+            yield obj.to_dict()
         if not page.has_more or not page.data:
             return
-        after = page.data[-1].id
+        after = page.data[-1]["id"]
         page = _call(lambda after=after: list_page({**base, "starting_after": after}))
 
 
@@ -97,21 +98,21 @@ def _price(p: Any) -> Price:
     product = p.get("product")
     product_id = product if isinstance(product, str) or product is None else product.get("id")
     if not recurring:
-        return Price(p.id, product_id, False)
-    return Price(p.id, product_id, True, recurring.get("interval"), int(recurring.get("interval_count") or 1),
+        return Price(p["id"], product_id, False)
+    return Price(p["id"], product_id, True, recurring.get("interval"), int(recurring.get("interval_count") or 1),
                  recurring.get("usage_type"))
 
 
 def _customer(c: Any) -> Customer:
     metadata = c.get("metadata") or {}
-    account = (metadata.get("account_id") or "").strip() or c.id
-    name = (c.get("name") or "").strip() or (c.get("email") or "").strip() or c.id
-    return Customer(c.id, account, name, int(c.get("created") or 0))
+    account = (metadata.get("account_id") or "").strip() or c["id"]
+    name = (c.get("name") or "").strip() or (c.get("email") or "").strip() or c["id"]
+    return Customer(c["id"], account, name, int(c.get("created") or 0))
 
 
 def _item(i: Any) -> Item:
     recurring = _get(i, "price", "recurring") or {}
-    return Item(i.id, recurring.get("interval"), int(recurring.get("interval_count") or 1),
+    return Item(i["id"], recurring.get("interval"), int(recurring.get("interval_count") or 1),
                 i.get("current_period_end"))
 
 
@@ -120,8 +121,8 @@ def _line(li: Any, inv: Any) -> Line:
     details = parent.get("subscription_item_details") or {}
     discounts = li.get("discount_amounts") or []
     return Line(
-        id=li.id,
-        invoice_id=inv.id,
+        id=li["id"],
+        invoice_id=inv["id"],
         invoice_created=int(inv.get("created") or 0),
         invoice_status=inv.get("status") or "",
         customer_id=_id(inv.get("customer")),
@@ -150,29 +151,29 @@ def fetch(client: stripe.StripeClient) -> StripeData:
     v1 = client.v1
     data = StripeData()
     for p in read_all(lambda params: v1.products.list(params=params)):
-        data.products[p.id] = p.get("name") or p.id
+        data.products[p["id"]] = p.get("name") or p["id"]
     for p in read_all(lambda params: v1.prices.list(params=params)):
-        data.prices[p.id] = _price(p)
+        data.prices[p["id"]] = _price(p)
     data.customers = [_customer(c) for c in read_all(lambda params: v1.customers.list(params=params))]
     for s in read_all(lambda params: v1.subscriptions.list(params=params), {"status": "all"}):
         items = s.get("items")
-        raw_items = list(items.data) if items is not None else []
+        raw_items = list(items.get("data") or []) if items is not None else []
         if items is not None and items.get("has_more"):
-            raw_items = list(read_all(lambda params, sid=s.id: v1.subscription_items.list(params=params),
-                                      {"subscription": s.id}))
+            raw_items = list(read_all(lambda params, sid=s["id"]: v1.subscription_items.list(params=params),
+                                      {"subscription": s["id"]}))
         data.subscriptions.append(Subscription(
-            s.id, _id(s.get("customer")), s.get("status") or "", s.get("ended_at"), s.get("canceled_at"),
+            s["id"], _id(s.get("customer")), s.get("status") or "", s.get("ended_at"), s.get("canceled_at"),
             s.get("cancel_at"), bool(s.get("cancel_at_period_end")), tuple(_item(i) for i in raw_items),
         ))
     for inv in read_all(lambda params: v1.invoices.list(params=params)):
         lines = inv.get("lines")
-        raw_lines = list(lines.data) if lines is not None else []
+        raw_lines = list(lines.get("data") or []) if lines is not None else []
         if lines is not None and lines.get("has_more"):
-            raw_lines = list(read_all(lambda params, iid=inv.id: v1.invoices.line_items.list(iid, params=params)))
+            raw_lines = list(read_all(lambda params, iid=inv["id"]: v1.invoices.line_items.list(iid, params=params)))
         data.lines.extend(_line(li, inv) for li in raw_lines)
         transitions = inv.get("status_transitions") or {}
         data.invoices.append(Invoice(
-            inv.id, _id(inv.get("customer")), inv.get("status") or "", int(inv.get("created") or 0),
+            inv["id"], _id(inv.get("customer")), inv.get("status") or "", int(inv.get("created") or 0),
             transitions.get("paid_at"), int(inv.get("amount_paid") or 0), (inv.get("currency") or "").lower(),
         ))
     return data

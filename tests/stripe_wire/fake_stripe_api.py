@@ -1,0 +1,160 @@
+"""A local stand-in for Stripe's REST API: what `csbot sync stripe` reads, over real HTTP on loopback.
+
+- `GET /v1/{customers,subscriptions,invoices,prices,products,subscription_items}` and
+  `GET /v1/invoices/{id}/lines`: lists with `limit`, `starting_after`, `has_more`, `url`, `object: list`;
+  `subscriptions` honours `status=all` (without it, canceled ones are left out, as Stripe does),
+  `subscription_items` needs `subscription`, every list honours `customer`.
+- `Authorization: Bearer KEY` must match the server's key (else 401 with Stripe's error body).
+- `fail_next(status, count)` makes the next requests fail (429 rate limit, 500...), to test retries.
+- Objects are built from Stripe's published fixtures (/work/shared/stripe/fixtures.json, copied to
+  tests/fixtures/stripe_fixtures.json), so they carry every field the real API sends; invoices embed at
+  most 10 lines and subscriptions at most 10 items, with `has_more` when there are more.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+FIXTURES = json.loads((Path(__file__).parent.parent / "fixtures" / "stripe_fixtures.json").read_text())["resources"]
+EMBEDDED = 10
+
+
+def template(kind: str, **fields: Any) -> dict:
+    """A deep copy of Stripe's fixture object `kind`, with `fields` replaced."""
+    obj = copy.deepcopy(FIXTURES[kind])
+    obj.update(fields)
+    return obj
+
+
+class FakeStripe:
+    def __init__(self, api_key: str = "sk_test_csbot") -> None:
+        self.api_key = api_key
+        self.objects: dict[str, dict[str, dict]] = {k: {} for k in (
+            "customers", "subscriptions", "invoices", "prices", "products")}
+        self.lines: dict[str, list[dict]] = {}  # invoice id -> every line
+        self.items: dict[str, list[dict]] = {}  # subscription id -> every item
+        self.requests: list[tuple[str, str]] = []  # (path, query)
+        self._failures: list[int] = []
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FakeStripe:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail_next(self, status: int, count: int = 1) -> None:
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    # --- seeding --------------------------------------------------------------------------------
+
+    def add(self, kind: str, obj: dict) -> dict:
+        self.objects[kind][obj["id"]] = obj
+        return obj
+
+    def set_lines(self, invoice_id: str, lines: list[dict]) -> None:
+        self.lines[invoice_id] = lines
+
+    def set_items(self, subscription_id: str, items: list[dict]) -> None:
+        self.items[subscription_id] = items
+
+    # --- serving --------------------------------------------------------------------------------
+
+    def _render(self, kind: str, obj: dict) -> dict:
+        obj = copy.deepcopy(obj)
+        if kind == "invoices":
+            lines = self.lines.get(obj["id"], [])
+            obj["lines"] = {"object": "list", "data": lines[:EMBEDDED], "has_more": len(lines) > EMBEDDED,
+                            "url": f"/v1/invoices/{obj['id']}/lines"}
+        if kind == "subscriptions":
+            items = self.items.get(obj["id"], [])
+            obj["items"] = {"object": "list", "data": items[:EMBEDDED], "has_more": len(items) > EMBEDDED,
+                            "url": f"/v1/subscription_items?subscription={obj['id']}"}
+        return obj
+
+    def _list(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
+            if parts[2] not in self.objects["invoices"]:
+                return 404, _error("invalid_request_error", f"No such invoice: '{parts[2]}'")
+            data = self.lines.get(parts[2], [])
+        elif len(parts) == 2 and parts[1] == "subscription_items":
+            sub = query.get("subscription")
+            if not sub:
+                return 400, _error("invalid_request_error", "Missing required param: subscription.")
+            data = self.items.get(sub, [])
+        elif len(parts) == 2 and parts[1] in self.objects:
+            kind = parts[1]
+            data = [self._render(kind, o) for o in self.objects[kind].values()]
+            if kind == "subscriptions" and query.get("status") != "all":
+                data = [o for o in data if o["status"] != "canceled"]
+            if "customer" in query:
+                data = [o for o in data if o.get("customer") == query["customer"]]
+            data.sort(key=lambda o: (-int(o.get("created") or 0), o["id"]))  # newest first, as Stripe lists
+        else:
+            return 404, _error("invalid_request_error", f"Unrecognized request URL (GET: {path}).")
+        limit = int(query.get("limit", 10))
+        if not 1 <= limit <= 100:
+            return 400, _error("invalid_request_error", "Invalid integer: limit must be between 1 and 100")
+        after = query.get("starting_after")
+        if after:
+            ids = [o["id"] for o in data]
+            if after not in ids:
+                return 400, _error("invalid_request_error", f"No such object: '{after}'")
+            data = data[ids.index(after) + 1 :]
+        page = data[:limit]
+        return 200, {"object": "list", "data": page, "has_more": len(data) > limit, "url": path}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                parsed = urlparse(self.path)
+                query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+                with fake._lock:
+                    fake.requests.append((parsed.path, parsed.query))
+                    failure = fake._failures.pop(0) if fake._failures else None
+                if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    return self._send(401, _error("invalid_request_error", "Invalid API Key provided: sk_***"))
+                if failure == 429:
+                    return self._send(429, _error("rate_limit_error", "Too many requests"))
+                if failure is not None:
+                    return self._send(failure, _error("api_error", "Something went wrong on Stripe's end."))
+                status, body = fake._list(parsed.path, query)
+                self._send(status, body)
+
+            def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.send_header("Request-Id", "req_fake")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
+
+
+def _error(kind: str, message: str) -> dict:
+    return {"error": {"type": kind, "message": message}}

@@ -1,0 +1,213 @@
+"""`sync_stripe` against a local stand-in of Stripe's REST API, on SQLite and Postgres.
+
+The figures are worked out by hand in tests/stripe_wire/scenario.py (one customer per case of the issue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from storage.freshness import table_loads
+from storage.importer import import_paths
+from storage.models import Account, Invoice, Revenue, ScheduledCancellation
+from storage.provenance import owned_keys
+from storage.stripe_sync import fetch as fetch_module
+from storage.stripe_sync import sync_stripe
+from storage.sync_report import SyncError
+from tests.stripe_wire import scenario
+from tests.stripe_wire.builders import Seed
+from tests.stripe_wire.fake_stripe_api import FakeStripe
+
+KEY = "sk_test_csbot"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripe]:
+    server = FakeStripe(KEY).start()
+    scenario.seed(Seed(server))
+    yield server
+    server.stop()
+
+
+def _sync(store: Engine, fake: FakeStripe, **kw):
+    args = {"api_key": KEY, "api_base": fake.url, "now": scenario.NOW, "currency": "usd",
+            "currency_rates": scenario.RATES} | kw
+    return sync_stripe(store, **args)
+
+
+def _revenue(store: Engine) -> dict:
+    with store.connect() as conn:
+        rows = conn.execute(select(Revenue.account_id, Revenue.month, Revenue.product, Revenue.mrr))
+        return {(a, m.strftime("%Y-%m"), p): f"{Decimal(v):.2f}" for a, m, p, v in rows}
+
+
+def _accounts(store: Engine) -> dict:
+    with store.connect() as conn:
+        rows = conn.execute(select(Account.account_id, Account.name, Account.signed_up_at,
+                                   Account.became_customer_at, Account.churned_at, Account.renewal_date))
+        return {r[0]: tuple(v.isoformat() if isinstance(v, dt.date) else v for v in r[1:]) for r in rows}
+
+
+def _invoices(store: Engine) -> dict:
+    with store.connect() as conn:
+        rows = conn.execute(select(Invoice.invoice_id, Invoice.account_id, Invoice.issued_at, Invoice.amount))
+        return {i: (a, d.isoformat(), f"{Decimal(v):.2f}") for i, a, d, v in rows}
+
+
+def _snapshot(store: Engine) -> tuple:
+    with store.connect() as conn:
+        cancellations = conn.execute(select(ScheduledCancellation.subscription_id)).scalars().all()
+    return _revenue(store), _accounts(store), _invoices(store), sorted(cancellations)
+
+
+def test_sync_writes_the_hand_worked_mrr_accounts_invoices_and_cancellations(store: Engine, fake: FakeStripe):
+    report = _sync(store, fake)
+    assert _revenue(store) == scenario.REVENUE
+    assert _accounts(store) == scenario.ACCOUNTS
+    assert _invoices(store) == scenario.INVOICES
+    with store.connect() as conn:
+        totals = conn.execute(select(Revenue.month, func.sum(Revenue.mrr)).group_by(Revenue.month)).all()
+        cancellations = {r.subscription_id: (r.account_id, r.cancel_on, Decimal(r.mrr))
+                         for r in conn.execute(select(ScheduledCancellation))}
+        loads = {(x.table, x.source): x for x in table_loads(conn)}
+        owned = owned_keys(conn, "stripe", "invoices")
+    assert {m.strftime("%Y-%m"): f"{Decimal(v):.2f}" for m, v in totals} == scenario.MRR_BY_MONTH
+    assert cancellations == scenario.CANCELLATIONS
+    assert set(loads) == {("accounts", "stripe"), ("revenue", "stripe"), ("invoices", "stripe")}
+    assert loads[("revenue", "stripe")].rows == len(scenario.REVENUE)
+    assert loads[("revenue", "stripe")].loaded_at == dt.datetime(2026, 3, 15, 12, 0)
+    assert owned == {(i,) for i in scenario.INVOICES}
+    lines = report.lines()
+    assert lines[0] == "stripe: changed"
+    assert f"  accounts: {len(scenario.ACCOUNTS)} added, 0 changed, 0 removed" in lines
+    assert f"  revenue: {len(scenario.REVENUE)} added, 0 changed, 0 removed" in lines
+    assert f"  invoices: {len(scenario.INVOICES)} added, 0 changed, 0 removed" in lines
+    assert f"  {scenario.LEFT_OUT}" in lines
+    assert "  scheduled cancellations: 1" in lines
+
+
+def test_every_list_is_read_to_its_end_and_long_invoices_and_subscriptions_are_paged(store, fake, monkeypatch):
+    monkeypatch.setattr(fetch_module, "PAGE_LIMIT", 3)
+    _sync(store, fake)
+    assert _revenue(store) == scenario.REVENUE
+    paths = [p for p, _ in fake.requests]
+    assert "/v1/invoices/in_many/lines" in paths
+    assert ("/v1/subscription_items", "limit=3&subscription=sub_many") in fake.requests
+    assert any("starting_after=" in q for p, q in fake.requests if p == "/v1/customers")
+    assert ("/v1/subscriptions", "limit=3&status=all") in fake.requests
+
+
+def test_a_second_sync_with_nothing_new_changes_nothing(store: Engine, fake: FakeStripe):
+    _sync(store, fake)
+    before = _snapshot(store)
+    report = _sync(store, fake)
+    assert _snapshot(store) == before
+    assert all((c.added, c.changed, c.removed) == (0, 0, 0) for c in report.tables.values())
+    assert set(report.tables) == {"accounts", "revenue", "invoices"}
+
+
+def test_rows_gone_from_stripe_are_removed_and_other_sources_rows_and_columns_are_kept(
+        store: Engine, fake: FakeStripe, tmp_path: Path):
+    (tmp_path / "accounts.csv").write_text(
+        "account_id,name,segment,owner_slack_id,signed_up_at\n"
+        "cus_monthly,Monthly (CRM),enterprise,U0OWNER1,2025-12-01\n"
+        "crm_only,CRM Only,smb,U0OWNER2,2025-01-01\n")
+    (tmp_path / "revenue.csv").write_text("account_id,month,product,mrr\ncrm_only,2026-01,core,10.00\n")
+    import_paths(store, [tmp_path])
+    _sync(store, fake)
+    del fake.objects["invoices"]["in_quarterly"]  # its line was Quarterly Co's only MRR
+    del fake.objects["customers"]["cus_trial"]
+    fake.objects["customers"]["cus_monthly"]["name"] = "Monthly Company"
+    report = _sync(store, fake)
+    revenue = _revenue(store)
+    assert not any(k[0] == "cus_quarterly" for k in revenue)
+    assert revenue[("crm_only", "2026-01", "core")] == "10.00"
+    accounts = _accounts(store)
+    assert "cus_trial" not in accounts and "crm_only" in accounts and "cus_quarterly" in accounts
+    assert accounts["cus_quarterly"][2] is None  # no counted line any more: never a customer
+    assert "in_quarterly" not in _invoices(store)
+    with store.connect() as conn:
+        monthly = conn.execute(select(Account).where(Account.account_id == "cus_monthly")).one()
+    assert (monthly.name, monthly.segment, monthly.owner_slack_id) == ("Monthly Company", "enterprise", "U0OWNER1")
+    assert (report.tables["revenue"].removed, report.tables["invoices"].removed) == (3, 1)
+    assert (report.tables["accounts"].removed, report.tables["accounts"].changed) == (1, 2)
+
+
+def test_rate_limits_and_server_errors_are_retried_then_the_sync_succeeds(store, fake, monkeypatch):
+    monkeypatch.setattr(fetch_module, "RATE_LIMIT_FIRST_DELAY", 0.01)
+    fake.fail_next(429, 2)
+    fake.fail_next(500, 1)
+    _sync(store, fake)
+    assert _revenue(store) == scenario.REVENUE
+    assert len(fake.requests) > 3
+
+
+def test_rate_limited_for_ever_fails_and_writes_nothing(store, fake, monkeypatch):
+    monkeypatch.setattr(fetch_module, "RATE_LIMIT_FIRST_DELAY", 0.001)
+    fake.fail_next(429, 100)
+    with pytest.raises(SyncError) as caught:
+        _sync(store, fake)
+    assert "rate limited" in str(caught.value)
+    assert _snapshot(store) == ({}, {}, {}, [])
+
+
+def test_a_wrong_key_stops_the_sync_with_one_line_and_writes_nothing(store: Engine, fake: FakeStripe):
+    with pytest.raises(SyncError) as caught:
+        _sync(store, fake, api_key="sk_test_wrong")
+    assert caught.value.problems == [
+        "stripe: STRIPE_API_KEY was refused by Stripe (401): check the key, e.g. a restricted key copied whole "
+        "from the dashboard"]
+    assert "\n" not in str(caught.value)
+    assert _snapshot(store) == ({}, {}, {}, [])
+
+
+def test_a_missing_rate_fails_naming_the_currency_and_invoices_and_writes_nothing(store, fake):
+    _sync(store, fake)
+    before = _snapshot(store)
+    fake.objects["customers"]["cus_monthly"]["name"] = "Renamed"
+    with pytest.raises(SyncError) as caught:
+        _sync(store, fake, currency_rates={"jpy": Decimal("0.0067")})
+    assert len(caught.value.problems) == 1
+    message = caught.value.problems[0]
+    assert message.startswith("stripe: no rate for EUR in currency_rates (reporting currency USD)")
+    assert message.endswith("invoices that need it: in_eur")
+    assert _snapshot(store) == before
+
+
+def test_a_row_breaking_the_data_contract_fails_the_whole_sync(store: Engine, fake: FakeStripe):
+    fake.objects["customers"]["cus_weekly"]["name"] = "x" * 600
+    with pytest.raises(SyncError) as caught:
+        _sync(store, fake)
+    assert caught.value.problems == [
+        "stripe:accounts:cus_weekly: name: is 600 characters long; at most 512 are allowed"]
+    assert _snapshot(store) == ({}, {}, {}, [])
+
+
+def test_dry_run_reports_the_changes_and_writes_nothing(store: Engine, fake: FakeStripe):
+    report = _sync(store, fake, dry_run=True)
+    assert report.lines()[0] == "stripe: would change (dry run, nothing written)"
+    assert report.tables["revenue"].added == len(scenario.REVENUE)
+    assert _snapshot(store) == ({}, {}, {}, [])
+    with store.connect() as conn:
+        assert table_loads(conn) == []
+
+
+def test_customers_sharing_an_account_id_are_one_account(store: Engine, fake: FakeStripe):
+    seed = Seed(fake)
+    seed.customer("cus_acme_us", "2026-01-05", name="Acme US", account_id="ACME")
+    seed.customer("cus_acme_eu", "2026-01-03", name="Acme EU", account_id="ACME")
+    from tests.stripe_wire.builders import line
+    for cus in ("cus_acme_us", "cus_acme_eu"):
+        seed.subscription(f"sub_{cus}", cus, "2026-03-01", [(f"si_{cus}", "price_m10", "2026-04-01")])
+        seed.invoice(f"in_{cus}", cus, "paid", "2026-03-01",
+                     [line(1000, "2026-03-01", "2026-04-01", f"sub_{cus}", f"si_{cus}", "price_m10")])
+    _sync(store, fake)
+    assert _revenue(store)[("ACME", "2026-03", "Core")] == "20.00"
+    assert _accounts(store)["ACME"] == ("Acme EU", "2026-01-03", "2026-03-01", None, None)
+    assert _invoices(store)["in_cus_acme_us"][0] == "ACME"
