@@ -421,6 +421,36 @@ def scan_risk(dry_run: bool, channel: str | None, as_of: str | None, db_url: str
         sys.exit(1)
 
 
+@main.command("sync")
+@click.argument("sources", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@DB_OPTION
+def sync_cmd(sources: tuple[str, ...], dry_run: bool, db_url: str | None) -> None:
+    """Sync data from a source into the store: `csbot sync stripe` (see docs/stripe.md)."""
+    from bot.settings import SettingsError
+    from bot.stripe_source import sync_from_settings
+    from storage.sync_report import SyncError
+
+    unknown = [s for s in sources if s != "stripe"]
+    if not sources or unknown:
+        problem = f"unknown source {unknown[0]!r}" if unknown else "name a source"
+        raise click.UsageError(f"{problem}; accepted: stripe (e.g. csbot sync stripe --dry-run)")
+    config = _config()
+    engine = open_store(db_url)
+    try:
+        report = sync_from_settings(engine, config, dry_run=dry_run)
+    except SettingsError as exc:
+        click.echo(f"csbot sync: {exc}", err=True)
+        sys.exit(2)
+    except SyncError as exc:
+        click.echo("Sync failed; the store is unchanged.", err=True)
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo("\n".join(report.lines()))
+
+
 @main.command()
 @click.option("--url", default=None, metavar="URL",
               help="Public https URL of /slack/events for HTTP mode (default: a Socket Mode manifest).")

@@ -7,7 +7,9 @@ YAML file named by CSBOT_CONFIG (or passed explicitly), without touching code.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +43,8 @@ class KpiConfig:
     reporting_timezone: str = "UTC"
     gross_margin: float = 1.0
     health: HealthConfig = field(default_factory=HealthConfig)
+    currency: str = "usd"
+    currency_rates: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,9 +99,40 @@ def _validate(raw: dict[str, Any], source: str) -> KpiConfig:
     except (TypeError, ValueError):
         green, yellow = 70.0, 40.0
         problems.append("health.bands: green and yellow must be numbers")
+    currency, rates = _currencies(raw, problems)
     if problems:
         raise ConfigError(f"{source}:\n  " + "\n  ".join(problems))
-    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow))
+    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow), currency, rates)
+
+
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+def _currencies(raw: dict[str, Any], problems: list[str]) -> tuple[str, dict[str, Decimal]]:
+    """`currency` (the reporting currency, lower case) and `currency_rates` (code -> units of it per unit)."""
+    currency = str(raw.get("currency") or "usd").strip().lower()
+    if not _CURRENCY.match(currency):
+        problems.append(f"currency: {raw.get('currency')!r} is not a 3-letter ISO currency code (e.g. usd, eur)")
+    rates_raw = raw.get("currency_rates") or {}
+    rates: dict[str, Decimal] = {}
+    if not isinstance(rates_raw, dict):
+        problems.append("currency_rates: expected a mapping of currency code to rate, e.g. {eur: 1.08}")
+        return currency, rates
+    for code, value in rates_raw.items():
+        key = str(code).strip().lower()
+        if not _CURRENCY.match(key):
+            problems.append(f"currency_rates.{code}: not a 3-letter ISO currency code")
+            continue
+        try:
+            rate = Decimal(str(value))
+        except InvalidOperation:
+            problems.append(f"currency_rates.{code}: {value!r} is not a number")
+            continue
+        if not rate.is_finite() or rate <= 0:
+            problems.append(f"currency_rates.{code}: {value!r} must be a number above 0")
+            continue
+        rates[key] = rate
+    return currency, rates
 
 
 def load_config(path: str | Path | None = None) -> KpiConfig:
