@@ -34,6 +34,7 @@ USAGE = {
 }
 for _shortcut in SHORTCUTS:
     USAGE[_shortcut] = f"`/{_shortcut} [period] [account | segment:NAME | owner:@user]`"
+USAGE["mrr"] += ", `/mrr movements [period] [scope]`"
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,8 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
             return CatalogCommand(command, catalog().get(words[1]).id if len(words) > 1 else None)
         kpi = catalog().get(words[0]).id
         return _kpi_command(conn, command, kpi, words[1:], today)
+    if head == "mrr" and words and words[0].lower() == "movements":
+        return _kpi_command(conn, command, "mrr_movements", words[1:], today)
     if head in SHORTCUTS:
         return _kpi_command(conn, command, head, words, today)
     if head == "atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:

@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render.formats import format_delta, format_number, format_value
+from bot.render.movements import is_scalar, movement_lines
 from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
 from kpi_core.catalog import KpiDef
 from kpi_core.health import AccountHealth, HealthOverview
@@ -196,9 +197,12 @@ def _kpi(r: KpiResult) -> list[Block]:
     if r.value is not None and r.reason:
         lines.append(f"Note: {escape(r.reason)}")
     blocks: list[Block] = [_header(r.name), _section("\n".join(lines))]
-    if r.breakdown:
+    scalars = {k: v for k, v in r.breakdown.items() if is_scalar(v)}
+    if scalars:
         blocks.append(_fields([f"*{escape(k.replace('_', ' '))}*\n{escape(format_number(v))}"
-                               for k, v in r.breakdown.items()]))
+                               for k, v in scalars.items()]))
+    if r.kpi == "mrr_movements" and r.value is not None:
+        blocks.extend(_sections([escape(line) for line in movement_lines(r.breakdown)], 3))
     blocks.append(_context(f"`{escape(r.kpi)}` = {escape(r.formula)} · Scope: {_scope(r.scope)}"))
     return blocks
 

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from bot.render.formats import format_delta, format_value
 from bot.render.formats import format_number as _num
+from bot.render.movements import is_scalar, movement_lines
 from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
 from kpi_core.health import AccountHealth
 from kpi_core.types import KpiResult
@@ -33,8 +34,11 @@ def _kpi(result: KpiResult) -> RenderableType:
     grid.add_row("Sample", f"{result.sample:,} {result.sample_label}")
     if result.reason:
         grid.add_row("Why no data", result.reason)
-    if result.breakdown:
-        grid.add_row("Breakdown", ", ".join(f"{k.replace('_', ' ')} {_num(v)}" for k, v in result.breakdown.items()))
+    scalars = {k: v for k, v in result.breakdown.items() if is_scalar(v)}
+    if scalars:
+        grid.add_row("Breakdown", ", ".join(f"{k.replace('_', ' ')} {_num(v)}" for k, v in scalars.items()))
+    if result.kpi == "mrr_movements" and result.value is not None:
+        grid.add_row("Movements", "\n".join(movement_lines(result.breakdown)))
     grid.add_row("Formula", Text(result.formula, style="dim"))
     return Panel(grid, title=f"{result.name} ({result.kpi})", title_align="left")
 
