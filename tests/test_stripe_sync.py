@@ -211,3 +211,32 @@ def test_customers_sharing_an_account_id_are_one_account(store: Engine, fake: Fa
     assert _revenue(store)[("ACME", "2026-03", "Core")] == "20.00"
     assert _accounts(store)["ACME"] == ("Acme EU", "2026-01-03", "2026-03-01", None, None)
     assert _invoices(store)["in_cus_acme_us"][0] == "ACME"
+
+
+def test_one_customer_sync_changes_only_that_account(store: Engine, fake: FakeStripe):
+    _sync(store, fake)
+    before = _snapshot(store)
+    fake.objects["subscriptions"]["sub_cancel_end"].update(cancel_at=None, cancel_at_period_end=False)
+    fake.lines["in_cancel_end_1"][0]["discount_amounts"] = []  # March back to $200
+    fake.objects["invoices"]["in_cancel_end_1"]["amount_paid"] = 20000
+    fake.objects["customers"]["cus_monthly"]["name"] = "Not synced yet"
+    report = _sync(store, fake, customer="cus_cancel_end")
+    revenue, accounts, invoices, cancellations = _snapshot(store)
+    assert revenue == before[0] | {("cus_cancel_end", "2026-03", "Core"): "200.00"}
+    assert accounts == before[1] and cancellations == []
+    assert invoices == before[2] | {"in_cancel_end_1": ("cus_cancel_end", "2026-03-01", "200.00")}
+    assert (report.tables["revenue"].changed, report.tables["invoices"].changed) == (1, 1)
+    assert sum(c.added + c.removed for c in report.tables.values()) == 0
+    with store.connect() as conn:
+        assert owned_keys(conn, "stripe", "invoices") == {(i,) for i in scenario.INVOICES}
+    requested = {p for p, _ in fake.requests}
+    assert "/v1/customers/cus_cancel_end" in requested
+    assert ("/v1/invoices", "limit=100&customer=cus_cancel_end") in fake.requests
+    # the customer deleted in Stripe: its account and rows go, nothing else
+    del fake.objects["customers"]["cus_weekly"]
+    fake.deleted_customers.add("cus_weekly")
+    _sync(store, fake, customer="cus_weekly")
+    revenue, accounts, invoices, _ = _snapshot(store)
+    assert "cus_weekly" not in accounts and len(accounts) == len(scenario.ACCOUNTS) - 1
+    assert not any(k[0] == "cus_weekly" for k in revenue)
+    assert not any(v[0] == "cus_weekly" for v in invoices) and "in_monthly_0" in invoices

@@ -146,26 +146,35 @@ def _id(value: Any) -> Any:
     return value.get("id")
 
 
-def fetch(client: stripe.StripeClient) -> StripeData:
-    """Read customers, subscriptions (with every item), invoices (with every line), prices and products."""
+def fetch(client: stripe.StripeClient, customer: str | None = None) -> StripeData:
+    """Read customers, subscriptions (with every item), invoices (with every line), prices and products.
+
+    With `customer`, only that customer, its subscriptions and its invoices (prices and products in full).
+    """
     v1 = client.v1
     data = StripeData()
     for p in read_all(lambda params: v1.products.list(params=params)):
         data.products[p["id"]] = p.get("name") or p["id"]
     for p in read_all(lambda params: v1.prices.list(params=params)):
         data.prices[p["id"]] = _price(p)
-    data.customers = [_customer(c) for c in read_all(lambda params: v1.customers.list(params=params))]
-    for s in read_all(lambda params: v1.subscriptions.list(params=params), {"status": "all"}):
+    if customer is None:
+        data.customers = [_customer(c) for c in read_all(lambda params: v1.customers.list(params=params))]
+        only: dict = {}
+    else:
+        found = _call(lambda: v1.customers.retrieve(customer)).to_dict()
+        data.customers = [] if found.get("deleted") else [_customer(found)]
+        only = {"customer": customer}
+    for s in read_all(lambda params: v1.subscriptions.list(params=params), {"status": "all", **only}):
         items = s.get("items")
         raw_items = list(items.get("data") or []) if items is not None else []
         if items is not None and items.get("has_more"):
-            raw_items = list(read_all(lambda params, sid=s["id"]: v1.subscription_items.list(params=params),
+            raw_items = list(read_all(lambda params: v1.subscription_items.list(params=params),
                                       {"subscription": s["id"]}))
         data.subscriptions.append(Subscription(
             s["id"], _id(s.get("customer")), s.get("status") or "", s.get("ended_at"), s.get("canceled_at"),
             s.get("cancel_at"), bool(s.get("cancel_at_period_end")), tuple(_item(i) for i in raw_items),
         ))
-    for inv in read_all(lambda params: v1.invoices.list(params=params)):
+    for inv in read_all(lambda params: v1.invoices.list(params=params), only):
         lines = inv.get("lines")
         raw_lines = list(lines.get("data") or []) if lines is not None else []
         if lines is not None and lines.get("has_more"):

@@ -28,7 +28,7 @@ from storage.models import (
     Ticket,
     UsageEvent,
 )
-from storage.provenance import claim_rows, row_key
+from storage.provenance import claim_rows, owned_keys, row_key
 from storage.stripe_sync.build import Rows, build_rows
 from storage.stripe_sync.fetch import fetch, make_client
 from storage.sync_report import SyncReport
@@ -46,20 +46,31 @@ def sync_stripe(
     currency_rates: Mapping[str, Decimal],
     dry_run: bool = False,
     source: str = "stripe",
+    customer: str | None = None,
 ) -> SyncReport:
-    """Read Stripe and write its rows (stripe.md); SyncError with every problem, and nothing written, on failure."""
+    """Read Stripe and write its rows (stripe.md); SyncError with every problem, and nothing written, on failure.
+
+    `customer` (a `cus_...` id, e.g. from a webhook) syncs that customer's account alone, leaving every other
+    row as it is; a customer that shares its account with others (`metadata.account_id`) syncs everything.
+    """
     started = time.monotonic()
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
     moment = int(now.timestamp())
-    data = fetch(make_client(api_key, api_base))
+    client = make_client(api_key, api_base)
+    data = fetch(client, customer)
+    account = None
+    if customer is not None:
+        account = data.customers[0].account_id if data.customers else customer
+        if account != customer:  # its account may span several customers: read them all
+            data, account = fetch(client), None
     rows = build_rows(data, now=moment, currency=currency, rates=currency_rates, source=source)
     report = SyncReport(source, dry_run=dry_run)
     with engine.connect() as conn:
         transaction = conn.begin()
         try:
             _begin_sqlite_for_real(conn)
-            write_rows(conn, rows, report, source, now)
+            write_rows(conn, rows, report, source, now, account)
         except BaseException:
             transaction.rollback()
             raise
@@ -81,20 +92,31 @@ def _begin_sqlite_for_real(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def write_rows(conn: Connection, rows: Rows, report: SyncReport, source: str, now: dt.datetime) -> None:
-    """Upsert what changed, remove what this source wrote and Stripe no longer has, record the loads."""
+def write_rows(conn: Connection, rows: Rows, report: SyncReport, source: str, now: dt.datetime,
+               account: str | None = None) -> None:
+    """Upsert what changed, remove what this source wrote and Stripe no longer has, record the loads.
+
+    With `account`, `rows` hold that account's rows only: only its rows can be removed.
+    """
     _upsert_changed(conn, Account.__table__, ("account_id",), rows.accounts, report.table("accounts"))
     _upsert_changed(conn, Revenue.__table__, ("account_id", "month", "product"), rows.revenue,
                     report.table("revenue"))
     _upsert_changed(conn, Invoice.__table__, ("invoice_id",), rows.invoices, report.table("invoices"))
-    gone_revenue = claim_rows(conn, source, "revenue", rows.revenue)
+    revenue_keys, invoice_keys, account_keys = set(rows.revenue), set(rows.invoices), set(rows.accounts)
+    if account is not None:  # keep what this source owns of every other account
+        revenue_keys |= {(a, dt.date.fromisoformat(m), p) for a, m, p in owned_keys(conn, source, "revenue")
+                         if a != account}
+        theirs = set(conn.scalars(select(Invoice.invoice_id).where(Invoice.account_id == account)))
+        invoice_keys |= {k for k in owned_keys(conn, source, "invoices") if k[0] not in theirs}
+        account_keys |= {k for k in owned_keys(conn, source, "accounts") if k[0] != account}
+    gone_revenue = claim_rows(conn, source, "revenue", revenue_keys)
     report.table("revenue").removed += _delete_keys(
         conn, Revenue.__table__, ("account_id", "month", "product"),
         [(a, dt.date.fromisoformat(m), p) for a, m, p in gone_revenue])
-    gone_invoices = claim_rows(conn, source, "invoices", rows.invoices)
+    gone_invoices = claim_rows(conn, source, "invoices", invoice_keys)
     report.table("invoices").removed += _delete_keys(conn, Invoice.__table__, ("invoice_id",), gone_invoices)
-    _replace_cancellations(conn, rows, source)
-    gone_accounts = claim_rows(conn, source, "accounts", rows.accounts)
+    _replace_cancellations(conn, rows, source, account)
+    gone_accounts = claim_rows(conn, source, "accounts", account_keys)
     kept = []
     for (account_id,) in gone_accounts:
         if _referred_to(conn, account_id, source):
@@ -104,8 +126,9 @@ def write_rows(conn: Connection, rows: Rows, report: SyncReport, source: str, no
                                                              [(account_id,)])
     if kept:
         report.notes.append(f"accounts gone from Stripe but kept (other data refers to them): {', '.join(kept)}")
-    for table, keyed in (("accounts", rows.accounts), ("revenue", rows.revenue), ("invoices", rows.invoices)):
-        record_load(conn, table=table, source=source, loaded_at=now, rows=len(keyed))
+    for table, keys in (("accounts", account_keys), ("revenue", revenue_keys), ("invoices", invoice_keys)):
+        record_load(conn, table=table, source=source, loaded_at=now, rows=len(keys),
+                    detail=None if account is None else f"account {account}")
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
@@ -165,11 +188,12 @@ def _referred_to(conn: Connection, account_id: str, source: str) -> bool:
     return bool(conn.scalar(select(or_(*checks))))
 
 
-def _replace_cancellations(conn: Connection, rows: Rows, source: str) -> None:
-    """Keep exactly the live scheduled cancellations of this source."""
+def _replace_cancellations(conn: Connection, rows: Rows, source: str, account: str | None) -> None:
+    """Keep exactly the live scheduled cancellations of this source (of `account` only, when given)."""
     table = ScheduledCancellation.__table__
     wanted = {c.subscription_id: c for c in rows.cancellations}
-    stored = {r.subscription_id: r for r in conn.execute(select(table).where(table.c.source == source))}
+    mine = [table.c.source == source] + ([table.c.account_id == account] if account is not None else [])
+    stored = {r.subscription_id: r for r in conn.execute(select(table).where(*mine))}
     gone = [sid for sid in stored if sid not in wanted]
     for chunk in _chunks(gone):
         conn.execute(delete(table).where(table.c.source == source, table.c.subscription_id.in_(chunk)))

@@ -1,5 +1,6 @@
 """A local stand-in for Stripe's REST API: what `csbot sync stripe` reads, over real HTTP on loopback.
 
+- `GET /v1/customers/{id}` (and the other kinds by id; a deleted customer answers `deleted: true`),
 - `GET /v1/{customers,subscriptions,invoices,prices,products,subscription_items}` and
   `GET /v1/invoices/{id}/lines`: lists with `limit`, `starting_after`, `has_more`, `url`, `object: list`;
   `subscriptions` honours `status=all` (without it, canceled ones are left out, as Stripe does),
@@ -40,6 +41,7 @@ class FakeStripe:
         self.lines: dict[str, list[dict]] = {}  # invoice id -> every line
         self.items: dict[str, list[dict]] = {}  # subscription id -> every item
         self.requests: list[tuple[str, str]] = []  # (path, query)
+        self.deleted_customers: set[str] = set()
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -89,6 +91,13 @@ class FakeStripe:
 
     def _list(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
         parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[1] in self.objects:
+            found = self.objects[parts[1]].get(parts[2])
+            if found is None:
+                if parts[1] == "customers" and parts[2] in self.deleted_customers:
+                    return 200, {"id": parts[2], "object": "customer", "deleted": True}
+                return 404, _error("invalid_request_error", f"No such {parts[1][:-1]}: '{parts[2]}'")
+            return 200, self._render(parts[1], found)
         if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
             if parts[2] not in self.objects["invoices"]:
                 return 404, _error("invalid_request_error", f"No such invoice: '{parts[2]}'")
