@@ -223,7 +223,8 @@ def serve(port: int | None, db_url: str | None) -> None:
         click.echo(f"csbot serve: {exc}", err=True)
         sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
-                      [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
+                      [settings.bot_token, settings.signing_secret or "", settings.app_token or "",
+                       setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or ""])
     config = _config()
     engine = open_store(db_url)
     try:
@@ -239,12 +240,34 @@ def serve(port: int | None, db_url: str | None) -> None:
             socket_mode_handler(app, settings.app_token).start()
             return
         port = port or int(setting("CSBOT_PORT") or 3000)
-        server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port)
-        click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
+        webhook = _stripe_webhook(engine, config, settings.bot_token)
+        server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port, stripe_webhook=webhook)
+        click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz"
+                   + (", Stripe: /stripe/webhook)" if webhook else ")"))
         server.run()
     finally:
         if service is not None:
             service.stop()
+
+
+def _stripe_webhook(engine, config: KpiConfig, token: str):
+    """The /stripe/webhook handler when STRIPE_WEBHOOK_SECRET is set (and the Stripe key with it), else None."""
+    from bot.delivery import make_client
+    from bot.jobs.context import JobContext
+    from bot.settings import SettingsError, api_base_url, setting, stripe_settings
+    from bot.stripe_source import account_of, sync_from_settings
+    from bot.stripe_webhook import StripeWebhook
+
+    secret = setting("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        return None
+    try:
+        stripe_settings()
+        ctx = JobContext.from_env(engine, make_client(token, api_base_url()), config)
+    except (SettingsError, UserError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return StripeWebhook(ctx, secret, lambda customer: sync_from_settings(engine, config, customer=customer),
+                         account_of)
 
 
 def _exit_on_sigterm() -> None:

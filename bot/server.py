@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+STRIPE_PATH = "/stripe/webhook"
 
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 
@@ -51,8 +52,9 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root.setLevel(level.upper())
 
 
-def wsgi_app(app: App, engine: Engine) -> Callable:
-    """Bolt at /slack/events, a health check at /healthz (checks the database), 404 elsewhere."""
+def wsgi_app(app: App, engine: Engine, stripe_webhook: Any = None) -> Callable:
+    """Bolt at /slack/events, a health check at /healthz (checks the database), the Stripe webhook at
+    /stripe/webhook when one is given (bot/stripe_webhook.py), 404 elsewhere."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -69,6 +71,8 @@ def wsgi_app(app: App, engine: Engine) -> Callable:
             return [body]
         if path == EVENTS_PATH:
             return bolt(environ, start_response)
+        if path == STRIPE_PATH and stripe_webhook is not None:
+            return _stripe(stripe_webhook, environ, start_response)
         body = b"not found\n"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
@@ -76,11 +80,38 @@ def wsgi_app(app: App, engine: Engine) -> Callable:
     return application
 
 
-def make_http_server(app: App, engine: Engine, host: str, port: int, threads: int = 8):
+def _stripe(webhook: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    """POST /stripe/webhook: the raw body (at most 1 MB) and its Stripe-Signature go to the webhook handler."""
+    from bot.stripe_webhook import MAX_BODY_BYTES
+
+    def reply(status: str, body: bytes) -> Iterable[bytes]:
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    if environ.get("REQUEST_METHOD") != "POST":
+        return reply("405 Method Not Allowed", b"POST only\n")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_BODY_BYTES:
+        return reply("413 Payload Too Large", b"body too large\n")
+    payload = environ["wsgi.input"].read(length)
+    try:
+        outcome = webhook.handle(payload, environ.get("HTTP_STRIPE_SIGNATURE"))
+    except Exception:  # answer Stripe (it retries on 5xx), log the cause
+        logging.getLogger("csbot.server").exception("Stripe webhook failed")
+        return reply("500 Internal Server Error", b"error\n")
+    reasons = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}
+    return reply(f"{outcome.status} {reasons.get(outcome.status, 'Error')}", outcome.body.encode())
+
+
+def make_http_server(app: App, engine: Engine, host: str, port: int, threads: int = 8, stripe_webhook: Any = None):
     """A waitress server (not yet running); `.effective_port` tells the port when 0 was asked."""
     from waitress import create_server
 
-    return create_server(wsgi_app(app, engine), host=host, port=port, threads=threads, ident="csbot")
+    return create_server(wsgi_app(app, engine, stripe_webhook), host=host, port=port, threads=threads,
+                         ident="csbot")
 
 
 def socket_mode_handler(app: App, app_token: str):

@@ -146,6 +146,12 @@ def _id(value: Any) -> Any:
     return value.get("id")
 
 
+def customer_account(client: stripe.StripeClient, customer: str) -> str:
+    """The account id of one customer (its metadata.account_id, else its id)."""
+    found = _call(lambda: client.v1.customers.retrieve(customer)).to_dict()
+    return customer if found.get("deleted") else _customer(found).account_id
+
+
 def fetch(client: stripe.StripeClient, customer: str | None = None) -> StripeData:
     """Read customers, subscriptions (with every item), invoices (with every line), prices and products.
 
