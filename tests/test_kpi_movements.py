@@ -155,3 +155,26 @@ def test_movements_render_in_slack_terminal_and_json(store: Engine) -> None:
     assert payload["kpi"] == "mrr_movements" and payload["value"] == 15.0
     assert payload["breakdown"]["churned_mrr"] == 5.0
     assert payload["breakdown"]["top"]["churned"] == [{"id": "B", "name": "Beta", "amount": 5.0}]
+
+
+def test_the_digest_shows_last_months_movements_with_top_accounts(store: Engine) -> None:
+    from bot.render.digest_blocks import digest_blocks
+    from kpi_core.digest import build_digest
+
+    load(store, accounts=[account("A", customer="2025-01-01", name="Acme <Inc>"),
+                          account("B", customer="2025-01-01", name="Beta"),
+                          account("C", customer="2025-01-01", name="Cyan")],
+         revenue=[revenue("A", "2026-09", 10), revenue("A", "2026-10", 30), revenue("B", "2026-09", 5),
+                  revenue("C", "2026-10", 7)])
+    content = build_digest(store, dt.date(2026, 11, 23), UTC_CONFIG, ["mrr"])
+    assert content.movements_period.label == "October 2026"
+    assert content.movements.value == 22.0  # 37 - 15 = 20 expansion + 7 new - 5 churned
+    texts = "\n".join(b.text.text for b in digest_blocks(content) if getattr(b, "text", None) is not None)
+    assert ("*:moneybag: MRR movements, October 2026 (2026-10-01 – 2026-10-31)*: net +22.00 (15.00 → 37.00)\n"
+            "• *New* +7.00 (1 account): Cyan 7.00\n"
+            "• *Expansion* +20.00 (1 account): Acme &lt;Inc&gt; 20.00\n"
+            "• *Churned* -5.00 (1 account): Beta 5.00") in texts
+    empty = build_digest(store, dt.date(2027, 6, 2), UTC_CONFIG, ["mrr"])
+    assert empty.movements.value is None
+    assert "MRR movements" not in "\n".join(
+        b.text.text for b in digest_blocks(empty) if getattr(b, "text", None) is not None)

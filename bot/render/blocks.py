@@ -202,7 +202,7 @@ def _kpi(r: KpiResult) -> list[Block]:
         blocks.append(_fields([f"*{escape(k.replace('_', ' '))}*\n{escape(format_number(v))}"
                                for k, v in scalars.items()]))
     if r.kpi == "mrr_movements" and r.value is not None:
-        blocks.extend(_sections([escape(line) for line in movement_lines(r.breakdown)], 3))
+        blocks.extend(_sections(movement_lines(r.breakdown, esc=escape), 3))
     blocks.append(_context(f"`{escape(r.kpi)}` = {escape(r.formula)} · Scope: {_scope(r.scope)}"))
     return blocks
 
