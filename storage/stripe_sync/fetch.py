@@ -1,5 +1,8 @@
 """Reading Stripe through the official `stripe` library (StripeClient), into plain records.
 
+Requests go through `StripeClient.raw_request` (the library's HTTP, authentication, API version, network
+retries and error types) and answers are used as the JSON dicts they are: building the library's typed
+objects cost about 14 ms per invoice, most of a sync (bench/stripe_bench.py).
 Every list is read to its end, page by page (`limit` 100, `starting_after`, `has_more`). The library
 retries 5xx and connection errors itself (`max_network_retries`); a plain 429 it does not retry, so each
 page is retried here on RateLimitError with exponential back-off. 401/403 become one line naming the key
@@ -72,17 +75,21 @@ def _message(exc: stripe.StripeError) -> str:
     return f"{status}{exc.user_message or exc.__class__.__name__}"
 
 
-def read_all(list_page: Callable[[dict], Any], params: dict | None = None) -> Iterator[Any]:
-    """Every object of one list endpoint (as a plain dict), page after page until `has_more` is false."""
+def get_json(client: stripe.StripeClient, path: str, **params: Any) -> dict:
+    """One GET through the library, its JSON answer as a dict."""
+    return _call(lambda: client.raw_request("get", path, **params)).data
+
+
+def read_all(client: stripe.StripeClient, path: str, params: dict | None = None) -> Iterator[dict]:
+    """Every object of one list endpoint, page after page until `has_more` is false."""
     base = {"limit": PAGE_LIMIT, **(params or {})}
-    page = _call(lambda: list_page(dict(base)))
+    page = get_json(client, path, **base)
     while True:
-        for obj in page.data:
-            yield obj.to_dict()
-        if not page.has_more or not page.data:
+        data = page.get("data") or []
+        yield from data
+        if not page.get("has_more") or not data:
             return
-        after = page.data[-1]["id"]
-        page = _call(lambda after=after: list_page({**base, "starting_after": after}))
+        page = get_json(client, path, **base, starting_after=data[-1]["id"])
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -148,7 +155,7 @@ def _id(value: Any) -> Any:
 
 def customer_account(client: stripe.StripeClient, customer: str) -> str:
     """The account id of one customer (its metadata.account_id, else its id)."""
-    found = _call(lambda: client.v1.customers.retrieve(customer)).to_dict()
+    found = get_json(client, f"/v1/customers/{customer}")
     return customer if found.get("deleted") else _customer(found).account_id
 
 
@@ -157,34 +164,32 @@ def fetch(client: stripe.StripeClient, customer: str | None = None) -> StripeDat
 
     With `customer`, only that customer, its subscriptions and its invoices (prices and products in full).
     """
-    v1 = client.v1
     data = StripeData()
-    for p in read_all(lambda params: v1.products.list(params=params)):
+    for p in read_all(client, "/v1/products"):
         data.products[p["id"]] = p.get("name") or p["id"]
-    for p in read_all(lambda params: v1.prices.list(params=params)):
+    for p in read_all(client, "/v1/prices"):
         data.prices[p["id"]] = _price(p)
     if customer is None:
-        data.customers = [_customer(c) for c in read_all(lambda params: v1.customers.list(params=params))]
+        data.customers = [_customer(c) for c in read_all(client, "/v1/customers")]
         only: dict = {}
     else:
-        found = _call(lambda: v1.customers.retrieve(customer)).to_dict()
+        found = get_json(client, f"/v1/customers/{customer}")
         data.customers = [] if found.get("deleted") else [_customer(found)]
         only = {"customer": customer}
-    for s in read_all(lambda params: v1.subscriptions.list(params=params), {"status": "all", **only}):
+    for s in read_all(client, "/v1/subscriptions", {"status": "all", **only}):
         items = s.get("items")
         raw_items = list(items.get("data") or []) if items is not None else []
         if items is not None and items.get("has_more"):
-            raw_items = list(read_all(lambda params: v1.subscription_items.list(params=params),
-                                      {"subscription": s["id"]}))
+            raw_items = list(read_all(client, "/v1/subscription_items", {"subscription": s["id"]}))
         data.subscriptions.append(Subscription(
             s["id"], _id(s.get("customer")), s.get("status") or "", s.get("ended_at"), s.get("canceled_at"),
             s.get("cancel_at"), bool(s.get("cancel_at_period_end")), tuple(_item(i) for i in raw_items),
         ))
-    for inv in read_all(lambda params: v1.invoices.list(params=params), only):
+    for inv in read_all(client, "/v1/invoices", only):
         lines = inv.get("lines")
         raw_lines = list(lines.get("data") or []) if lines is not None else []
         if lines is not None and lines.get("has_more"):
-            raw_lines = list(read_all(lambda params, iid=inv["id"]: v1.invoices.line_items.list(iid, params=params)))
+            raw_lines = list(read_all(client, f"/v1/invoices/{inv['id']}/lines"))
         data.lines.extend(_line(li, inv) for li in raw_lines)
         transitions = inv.get("status_transitions") or {}
         data.invoices.append(Invoice(

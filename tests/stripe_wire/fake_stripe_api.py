@@ -42,6 +42,8 @@ class FakeStripe:
         self.items: dict[str, list[dict]] = {}  # subscription id -> every item
         self.requests: list[tuple[str, str]] = []  # (path, query)
         self.deleted_customers: set[str] = set()
+        self._order: dict[str, tuple] = {}
+        self._version = 0
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -67,6 +69,7 @@ class FakeStripe:
 
     def add(self, kind: str, obj: dict) -> dict:
         self.objects[kind][obj["id"]] = obj
+        self._version += 1
         return obj
 
     def set_lines(self, invoice_id: str, lines: list[dict]) -> None:
@@ -77,14 +80,43 @@ class FakeStripe:
 
     # --- serving --------------------------------------------------------------------------------
 
+    # --- what the lists hold (the benchmark overrides these with a generated account) ---------------
+
+    def ordered_ids(self, kind: str) -> list[str]:
+        """Ids of `kind`, newest first as Stripe lists them (cached until objects are added or removed)."""
+        stamp = (len(self.objects[kind]), self._version)
+        cached = self._order.get(kind)
+        if cached is None or cached[0] != stamp:
+            objs = self.objects[kind].values()
+            ids = [o["id"] for o in sorted(objs, key=lambda o: (-int(o.get("created") or 0), o["id"]))]
+            cached = (stamp, ids, {oid: n for n, oid in enumerate(ids)})
+            self._order[kind] = cached
+        return cached[1]
+
+    def position(self, kind: str, oid: str) -> int | None:
+        self.ordered_ids(kind)
+        return self._order[kind][2].get(oid)
+
+    def get_object(self, kind: str, oid: str) -> dict | None:
+        return self.objects[kind].get(oid)
+
+    def invoice_lines(self, invoice_id: str) -> list[dict]:
+        return self.lines.get(invoice_id, [])
+
+    def subscription_items(self, subscription_id: str) -> list[dict]:
+        return self.items.get(subscription_id, [])
+
+    # --- serving --------------------------------------------------------------------------------
+
     def _render(self, kind: str, obj: dict) -> dict:
-        obj = copy.deepcopy(obj)
+        """The object as the API shows it (lists embedded); a shallow copy, serialized at once, never changed."""
+        obj = dict(obj)
         if kind == "invoices":
-            lines = self.lines.get(obj["id"], [])
+            lines = self.invoice_lines(obj["id"])
             obj["lines"] = {"object": "list", "data": lines[:EMBEDDED], "has_more": len(lines) > EMBEDDED,
                             "url": f"/v1/invoices/{obj['id']}/lines"}
         if kind == "subscriptions":
-            items = self.items.get(obj["id"], [])
+            items = self.subscription_items(obj["id"])
             obj["items"] = {"object": "list", "data": items[:EMBEDDED], "has_more": len(items) > EMBEDDED,
                             "url": f"/v1/subscription_items?subscription={obj['id']}"}
         return obj
@@ -92,42 +124,58 @@ class FakeStripe:
     def _list(self, path: str, query: dict[str, str]) -> tuple[int, dict]:
         parts = path.strip("/").split("/")
         if len(parts) == 3 and parts[1] in self.objects:
-            found = self.objects[parts[1]].get(parts[2])
+            found = self.get_object(parts[1], parts[2])
             if found is None:
                 if parts[1] == "customers" and parts[2] in self.deleted_customers:
                     return 200, {"id": parts[2], "object": "customer", "deleted": True}
                 return 404, _error("invalid_request_error", f"No such {parts[1][:-1]}: '{parts[2]}'")
             return 200, self._render(parts[1], found)
-        if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
-            if parts[2] not in self.objects["invoices"]:
-                return 404, _error("invalid_request_error", f"No such invoice: '{parts[2]}'")
-            data = self.lines.get(parts[2], [])
-        elif len(parts) == 2 and parts[1] == "subscription_items":
-            sub = query.get("subscription")
-            if not sub:
-                return 400, _error("invalid_request_error", "Missing required param: subscription.")
-            data = self.items.get(sub, [])
-        elif len(parts) == 2 and parts[1] in self.objects:
-            kind = parts[1]
-            data = [self._render(kind, o) for o in self.objects[kind].values()]
-            if kind == "subscriptions" and query.get("status") != "all":
-                data = [o for o in data if o["status"] != "canceled"]
-            if "customer" in query:
-                data = [o for o in data if o.get("customer") == query["customer"]]
-            data.sort(key=lambda o: (-int(o.get("created") or 0), o["id"]))  # newest first, as Stripe lists
-        else:
-            return 404, _error("invalid_request_error", f"Unrecognized request URL (GET: {path}).")
         limit = int(query.get("limit", 10))
         if not 1 <= limit <= 100:
             return 400, _error("invalid_request_error", "Invalid integer: limit must be between 1 and 100")
         after = query.get("starting_after")
+        if len(parts) == 4 and parts[1] == "invoices" and parts[3] == "lines":
+            if self.get_object("invoices", parts[2]) is None:
+                return 404, _error("invalid_request_error", f"No such invoice: '{parts[2]}'")
+            return self._page(path, self.invoice_lines(parts[2]), limit, after)
+        if len(parts) == 2 and parts[1] == "subscription_items":
+            sub = query.get("subscription")
+            if not sub:
+                return 400, _error("invalid_request_error", "Missing required param: subscription.")
+            return self._page(path, self.subscription_items(sub), limit, after)
+        if len(parts) != 2 or parts[1] not in self.objects:
+            return 404, _error("invalid_request_error", f"Unrecognized request URL (GET: {path}).")
+        kind = parts[1]
+        ids = self.ordered_ids(kind)
+        keep = []
+        if kind == "subscriptions" and query.get("status") != "all":
+            keep.append(lambda o: o["status"] != "canceled")
+        if "customer" in query:
+            keep.append(lambda o: o.get("customer") == query["customer"])
+        start = 0
+        if keep:
+            ids = [i for i in ids if all(k(self.get_object(kind, i)) for k in keep)]
+            if after:
+                if after not in ids:
+                    return 400, _error("invalid_request_error", f"No such object: '{after}'")
+                start = ids.index(after) + 1
+        elif after:
+            at = self.position(kind, after)
+            if at is None:
+                return 400, _error("invalid_request_error", f"No such object: '{after}'")
+            start = at + 1
+        page = [self._render(kind, self.get_object(kind, i)) for i in ids[start : start + limit]]
+        return 200, {"object": "list", "data": page, "has_more": len(ids) > start + limit, "url": path}
+
+    def _page(self, path: str, data: list[dict], limit: int, after: str | None) -> tuple[int, dict]:
+        start = 0
         if after:
             ids = [o["id"] for o in data]
             if after not in ids:
                 return 400, _error("invalid_request_error", f"No such object: '{after}'")
-            data = data[ids.index(after) + 1 :]
-        page = data[:limit]
-        return 200, {"object": "list", "data": page, "has_more": len(data) > limit, "url": path}
+            start = ids.index(after) + 1
+        page = data[start : start + limit]
+        return 200, {"object": "list", "data": page, "has_more": len(data) > start + limit, "url": path}
 
     def _handler(self):
         fake = self
