@@ -240,3 +240,27 @@ def test_one_customer_sync_changes_only_that_account(store: Engine, fake: FakeSt
     assert "cus_weekly" not in accounts and len(accounts) == len(scenario.ACCOUNTS) - 1
     assert not any(k[0] == "cus_weekly" for k in revenue)
     assert not any(v[0] == "cus_weekly" for v in invoices) and "in_monthly_0" in invoices
+
+
+def test_kpis_over_the_synced_store_equal_the_hand_worked_figures(store: Engine, fake: FakeStripe):
+    from tests.kpi_helpers import ask
+
+    _sync(store, fake)
+    feb = ("2026-02-01", "2026-02-28")
+    assert ask(store, "mrr", *feb).value == 818.33
+    assert ask(store, "mrr", "2026-03-01", "2026-03-15").value == 1330.33
+    # customers on Feb 28: monthly, quarterly, yearly, weekly, leaving, growing, back-again (gone churned Feb 10)
+    assert ask(store, "customers", *feb).value == 7
+    # customers on Jan 31: monthly, quarterly, yearly, gone, growing, back-again = 6; lost in February: gone
+    churn = ask(store, "churn", *feb)
+    assert (churn.value, churn.sample) == (round(100 / 6, 4), 6)
+    # paid in February: monthly 1, weekly 0, leaving 0, gone 1, growing 1 and 2 = 6 invoices of 5 accounts
+    frequency = ask(store, "purchase_frequency", *feb)
+    assert frequency.value == 6 / 5
+    movements = ask(store, "mrr_movements", "2026-03-01", "2026-03-31")
+    b = movements.breakdown
+    assert (b["new_mrr"], b["reactivation_mrr"], b["contraction_mrr"], b["expansion_mrr"], b["churned_mrr"]) == \
+        (472.0, 60.0, 20.0, 0.0, 0.0)
+    assert movements.value == 512.0  # 1330.33 - 818.33
+    february = ask(store, "mrr_movements", *feb).breakdown
+    assert (february["new_mrr"], february["expansion_mrr"], february["churned_mrr"]) == (243.33, 200.0, 40.0)
