@@ -264,3 +264,23 @@ def test_kpis_over_the_synced_store_equal_the_hand_worked_figures(store: Engine,
     assert movements.value == 512.0  # 1330.33 - 818.33
     february = ask(store, "mrr_movements", *feb).breakdown
     assert (february["new_mrr"], february["expansion_mrr"], february["churned_mrr"]) == (243.33, 200.0, 40.0)
+
+
+def test_two_syncs_at_once_both_succeed_one_after_the_other(store: Engine, fake: FakeStripe):
+    import threading
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _sync(store, fake)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert _revenue(store) == scenario.REVENUE and _invoices(store) == scenario.INVOICES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -70,6 +71,7 @@ def sync_stripe(
         transaction = conn.begin()
         try:
             _begin_sqlite_for_real(conn)
+            _one_sync_at_a_time(conn, source)
             write_rows(conn, rows, report, source, now, account)
         except BaseException:
             transaction.rollback()
@@ -90,6 +92,13 @@ def _begin_sqlite_for_real(conn: Connection) -> None:
     """SQLite: open the transaction (and take the write lock) now, so reads and writes are one transaction."""
     if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _one_sync_at_a_time(conn: Connection, source: str) -> None:
+    """Postgres: syncs of one source (the daily one, a webhook's) write one after the other (SQLite: BEGIN
+    IMMEDIATE already serialises writers)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"csbot-sync:{source}".encode()),))
 
 
 def write_rows(conn: Connection, rows: Rows, report: SyncReport, source: str, now: dt.datetime,
