@@ -361,7 +361,8 @@ def serve(port: int | None, db_url: str | None) -> None:
         click.echo(f"csbot serve: {exc}", err=True)
         sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
-                      [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
+                      [settings.bot_token, settings.signing_secret or "", settings.app_token or "",
+                       setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or ""])
     config = _config()
     engine = _existing_store(db_url)
     try:
@@ -377,13 +378,35 @@ def serve(port: int | None, db_url: str | None) -> None:
             socket_mode_handler(app, settings.app_token).start()
             return
         port = port or int(setting("CSBOT_PORT") or 3000)
+        webhook = _stripe_webhook(engine, config, settings.bot_token)
         server = make_http_server(app, engine, setting("CSBOT_HOST") or "0.0.0.0", port, limits=http_limits(),
-                                  signing_secret=settings.signing_secret)
-        click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz)")
+                                  signing_secret=settings.signing_secret, stripe_webhook=webhook)
+        click.echo(f"csbot: listening on port {server.effective_port} at /slack/events (health: /healthz"
+                   + (", Stripe: /stripe/webhook)" if webhook else ")"))
         server.run()
     finally:
         if service is not None:
             service.stop()
+
+
+def _stripe_webhook(engine, config: KpiConfig, token: str):
+    """The /stripe/webhook handler when STRIPE_WEBHOOK_SECRET is set (and the Stripe key with it), else None."""
+    from bot.delivery import make_client
+    from bot.jobs.context import JobContext
+    from bot.settings import SettingsError, api_base_url, setting, stripe_settings
+    from bot.stripe_source import account_of, sync_from_settings
+    from bot.stripe_webhook import StripeWebhook
+
+    secret = setting("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        return None
+    try:
+        stripe_settings()
+        ctx = JobContext.from_env(engine, make_client(token, api_base_url()), config)
+    except (SettingsError, UserError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    return StripeWebhook(ctx, secret, lambda customer: sync_from_settings(engine, config, customer=customer),
+                         account_of)
 
 
 def _exit_on_sigterm() -> None:
@@ -575,6 +598,36 @@ def scan_risk(dry_run: bool, channel: str | None, as_of: str | None, db_url: str
         engine.dispose()
     if failed:
         sys.exit(1)
+
+
+@main.command("sync")
+@click.argument("sources", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@DB_OPTION
+def sync_cmd(sources: tuple[str, ...], dry_run: bool, db_url: str | None) -> None:
+    """Sync data from a source into the store: `csbot sync stripe` (see docs/stripe.md)."""
+    from bot.settings import SettingsError
+    from bot.stripe_source import sync_from_settings
+    from storage.sync_report import SyncError
+
+    unknown = [s for s in sources if s != "stripe"]
+    if not sources or unknown:
+        problem = f"unknown source {unknown[0]!r}" if unknown else "name a source"
+        raise click.UsageError(f"{problem}; accepted: stripe (e.g. csbot sync stripe --dry-run)")
+    config = _config()
+    engine = open_store(db_url)
+    try:
+        report = sync_from_settings(engine, config, dry_run=dry_run)
+    except SettingsError as exc:
+        click.echo(f"csbot sync: {exc}", err=True)
+        sys.exit(2)
+    except SyncError as exc:
+        click.echo("Sync failed; the store is unchanged.", err=True)
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+    click.echo("\n".join(report.lines()))
 
 
 @main.command()

@@ -22,6 +22,7 @@ from storage.timeouts import statement_timeout
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+STRIPE_PATH = "/stripe/webhook"
 
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 
@@ -99,9 +100,10 @@ class HealthCheck:
 
 
 def wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None,
-             max_body: int = HttpLimits.max_body_bytes) -> Callable:
+             max_body: int = HttpLimits.max_body_bytes, stripe_webhook: Any = None) -> Callable:
     """Bolt at /slack/events behind the gate (bot/gate.py), a health check at /healthz (checks the database,
-    503 within 2 s when it does not answer), 404 elsewhere."""
+    503 within 2 s when it does not answer), the Stripe webhook at /stripe/webhook when one is given
+    (bot/stripe_webhook.py), 404 elsewhere."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret if signing_secret is not None else getattr(app, "_signing_secret", None)
     events = guard(bolt, secret, max_body) if secret else bolt  # Socket Mode apps have no secret
@@ -118,11 +120,39 @@ def wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None,
             return [body]
         if path == EVENTS_PATH:
             return events(environ, start_response)
+        if path == STRIPE_PATH and stripe_webhook is not None:
+            return _stripe(stripe_webhook, environ, start_response)
         body = b"not found\n"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
 
     return application
+
+
+def _stripe(webhook: Any, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    """POST /stripe/webhook: the raw body (at most 1 MB) and its Stripe-Signature go to the webhook handler."""
+    from bot.stripe_webhook import MAX_BODY_BYTES
+
+    def reply(status: str, body: bytes) -> Iterable[bytes]:
+        start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    if environ.get("REQUEST_METHOD") != "POST":
+        return reply("405 Method Not Allowed", b"POST only\n")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_BODY_BYTES:
+        return reply("413 Payload Too Large", b"body too large\n")
+    payload = environ["wsgi.input"].read(length)
+    try:
+        outcome = webhook.handle(payload, environ.get("HTTP_STRIPE_SIGNATURE"))
+    except Exception:  # answer Stripe (it retries on 5xx), log the cause
+        logging.getLogger("csbot.server").exception("Stripe webhook failed")
+        return reply("500 Internal Server Error", b"error\n")
+    reasons = {200: "OK", 400: "Bad Request", 500: "Internal Server Error"}
+    return reply(f"{outcome.status} {reasons.get(outcome.status, 'Error')}", outcome.body.encode())
 
 
 class _LoggedErrorTask(ErrorTask):
@@ -143,7 +173,8 @@ class _Channel(HTTPChannel):
 
 
 def make_http_server(app: App, engine: Engine, host: str, port: int, threads: int | None = None, *,
-                     limits: HttpLimits | None = None, signing_secret: str | None = None):
+                     limits: HttpLimits | None = None, signing_secret: str | None = None,
+                     stripe_webhook: Any = None):
     """A waitress server (not yet running); `.effective_port` tells the port when 0 was asked.
 
     Limits (settings, see bot/settings.py): threads, open connections, idle time, and the body size, refused
@@ -151,11 +182,16 @@ def make_http_server(app: App, engine: Engine, host: str, port: int, threads: in
     """
     from waitress import create_server
 
+    from bot.stripe_webhook import MAX_BODY_BYTES as STRIPE_MAX_BODY
+
     limits = limits or HttpLimits()
-    server = create_server(wsgi_app(app, engine, signing_secret=signing_secret, max_body=limits.max_body_bytes),
+    # /slack/events keeps its own limit in the gate; Stripe events may be larger than Slack's
+    body_limit = max(limits.max_body_bytes, STRIPE_MAX_BODY if stripe_webhook is not None else 0)
+    server = create_server(wsgi_app(app, engine, signing_secret=signing_secret, max_body=limits.max_body_bytes,
+                                    stripe_webhook=stripe_webhook),
                            host=host, port=port, threads=threads or limits.threads, ident="csbot",
                            connection_limit=limits.connection_limit, channel_timeout=limits.channel_timeout,
-                           max_request_body_size=limits.max_body_bytes,
+                           max_request_body_size=body_limit,
                            cleanup_interval=min(30, limits.channel_timeout))
     server.channel_class = _Channel
     return server

@@ -71,6 +71,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Open HTTP connections waitress accepts at once (idle ones included)."),
     Setting("CSBOT_HTTP_CHANNEL_TIMEOUT", "30",
             "Seconds an idle or stalled HTTP connection is kept before waitress closes it."),
+    Setting("STRIPE_API_KEY", None,
+            "Stripe secret or restricted key (read access to customers, subscriptions, invoices, prices and "
+            "products) for `csbot sync stripe`; never logged.", True),
+    Setting("CSBOT_STRIPE_API_BASE", "https://api.stripe.com",
+            "Where Stripe's REST API is; point it at a local stand-in for offline tests."),
+    Setting("STRIPE_WEBHOOK_SECRET", None,
+            "Signing secret (`whsec_...`) of the Stripe webhook endpoint `/stripe/webhook` of `csbot serve` "
+            "(HTTP mode); the endpoint answers 404 when unset.", True),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -225,3 +233,27 @@ def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
     teams = setting("CSBOT_ALLOWED_TEAMS", env) or ""
     allowed = frozenset(t.strip() for t in teams.split(",") if t.strip())
     return SlackSettings(bot_token, secret, app_token or None, api_base_url(env), allowed)
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    api_key: str
+    api_base: str
+
+    def __repr__(self) -> str:  # never show the key
+        return f"StripeSettings(api_base={self.api_base!r})"
+
+
+def stripe_settings(env: Mapping[str, str] | None = None) -> StripeSettings:
+    """STRIPE_API_KEY (checked) and CSBOT_STRIPE_API_BASE, for `csbot sync stripe`."""
+    key = setting("STRIPE_API_KEY", env)
+    if not key:
+        raise SettingsError("STRIPE_API_KEY is not set: create a restricted key with read access in Stripe's "
+                            "dashboard (Developers -> API keys) and export it.")
+    if not key.startswith(("sk_", "rk_")) or not _TOKEN.match(key.replace("_", "-")):
+        raise SettingsError("STRIPE_API_KEY is malformed: it must start with 'sk_' or 'rk_' and contain no spaces "
+                            "or quotes.")
+    base = setting("CSBOT_STRIPE_API_BASE", env) or "https://api.stripe.com"
+    if not base.startswith(("http://", "https://")):
+        raise SettingsError(f"CSBOT_STRIPE_API_BASE is malformed: '{base}' is not an http(s) URL.")
+    return StripeSettings(key, base.rstrip("/"))

@@ -40,6 +40,7 @@ USAGE = {
 }
 for _shortcut in SHORTCUTS:
     USAGE[_shortcut] = f"`/{_shortcut} [period] [account | segment:NAME | owner:@user] [by segment|owner|month|week]`"
+USAGE["mrr"] += ", `/mrr movements [period] [scope]`"
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
             return ValuesCommand(command, VALUE_LISTS[first])
         kpi = catalog().get(words[0]).id
         return _kpi_command(conn, command, kpi, words[1:], today)
+    if head == "mrr" and words and words[0].lower() == "movements":
+        return _kpi_command(conn, command, "mrr_movements", words[1:], today)
     if head in SHORTCUTS:
         return _kpi_command(conn, command, head, words, today)
     if head == "atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:

@@ -7,7 +7,9 @@ YAML file named by CSBOT_CONFIG (or passed explicitly), without touching code.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +44,8 @@ class KpiConfig:
     gross_margin: float = 1.0
     health: HealthConfig = field(default_factory=HealthConfig)
     min_sample: int = 10  # a sampled KPI over fewer is "too few to compare"
+    currency: str = "usd"
+    currency_rates: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,9 +104,40 @@ def _validate(raw: dict[str, Any], source: str) -> KpiConfig:
     if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 0:
         problems.append(f"min_sample: {min_sample!r} must be a whole number >= 0")
         min_sample = 10
+    currency, rates = _currencies(raw, problems)
     if problems:
         raise ConfigError(f"{source}:\n  " + "\n  ".join(problems))
-    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow), min_sample)
+    return KpiConfig(tz, margin, HealthConfig(weights, green, yellow), min_sample, currency, rates)
+
+
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+def _currencies(raw: dict[str, Any], problems: list[str]) -> tuple[str, dict[str, Decimal]]:
+    """`currency` (the reporting currency, lower case) and `currency_rates` (code -> units of it per unit)."""
+    currency = str(raw.get("currency") or "usd").strip().lower()
+    if not _CURRENCY.match(currency):
+        problems.append(f"currency: {raw.get('currency')!r} is not a 3-letter ISO currency code (e.g. usd, eur)")
+    rates_raw = raw.get("currency_rates") or {}
+    rates: dict[str, Decimal] = {}
+    if not isinstance(rates_raw, dict):
+        problems.append("currency_rates: expected a mapping of currency code to rate, e.g. {eur: 1.08}")
+        return currency, rates
+    for code, value in rates_raw.items():
+        key = str(code).strip().lower()
+        if not _CURRENCY.match(key):
+            problems.append(f"currency_rates.{code}: not a 3-letter ISO currency code")
+            continue
+        try:
+            rate = Decimal(str(value))
+        except InvalidOperation:
+            problems.append(f"currency_rates.{code}: {value!r} is not a number")
+            continue
+        if not rate.is_finite() or rate <= 0:
+            problems.append(f"currency_rates.{code}: {value!r} must be a number above 0")
+            continue
+        rates[key] = rate
+    return currency, rates
 
 
 def load_config(path: str | Path | None = None) -> KpiConfig:

@@ -22,12 +22,12 @@ from sqlalchemy import Connection, Engine, and_, func, select
 
 from kpi_core.catalog import catalog
 from kpi_core.config import KpiConfig
-from kpi_core.context import customer_on
+from kpi_core.context import QueryContext, customer_on
 from kpi_core.engine import query
 from kpi_core.health import scope_conditions, score_accounts
 from kpi_core.periods import MONTH_NAMES, Period
 from kpi_core.risk import AtRisk, at_risk
-from kpi_core.types import AccountRef, KpiRequest, KpiResult, Scope, UserError
+from kpi_core.types import AccountRef, KpiRequest, KpiResult, Measure, Scope, UserError
 from storage.models import Account, Revenue
 
 DEFAULT_DIGEST_KPIS = ("customers", "mrr", "nrr", "churn", "nps", "csat", "health")
@@ -76,6 +76,8 @@ class DigestContent:
     movers: tuple[Mover, ...]
     today: dt.date | None = None
     scope: Scope = Scope()
+    movements: Measure | None = None  # mrr_movements of the last complete month (with its top accounts)
+    movements_period: Period | None = None
 
 
 # ------------------------------------------------------------------------------------------------- periods
@@ -211,7 +213,8 @@ def build_digest(engine: Engine | Connection, today: dt.date, config: KpiConfig,
       band at the period end (the MRR of the month containing it: the current month often has no revenue rows
       yet when the digest runs early in a month, and this is the month the digest's MRR line reports);
     - movers: the MOVERS_MAX biggest health changes (either way) from the day before the period to its end,
-      among accounts that were customers on both days (ties by name).
+      among accounts that were customers on both days (ties by name);
+    - movements: `mrr_movements` of the last complete calendar month (new, expansion, ... with top accounts).
 
     Raises UnknownKpiError before any query for an id not in the catalog, UserError for a bad cadence or a
     `feature:` scope (the digest's KPIs are not per feature).
@@ -251,6 +254,8 @@ def _build(conn: Connection, today: dt.date, config: KpiConfig, ids: list[str], 
     renewals = tuple(RenewalDue(acc, owner, day, mrr, bands.get(acc.id))
                      for acc, owner, day, mrr in renewals_due(conn, today, config, scope, mrr_month=period.end))
     kind = "Weekly" if cadence == "week" else "Monthly"
+    month = last_complete_period(today, "month")  # one computation, no previous period: 4 statements
+    movements = catalog().get("mrr_movements").compute(conn, QueryContext(month, scope, config))
     return DigestContent(
         title=f"{kind} digest: {period.describe()}",
         period=period,
@@ -262,4 +267,6 @@ def _build(conn: Connection, today: dt.date, config: KpiConfig, ids: list[str], 
         movers=_movers(before, after),
         today=today,
         scope=scope,
+        movements=movements,
+        movements_period=month,
     )

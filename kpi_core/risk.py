@@ -7,7 +7,9 @@ A customer (on `as_of`) is at risk when any rule fires:
 - ``detractor``: an NPS response scoring 0-6 in the 30 local days [as_of-29, as_of];
 - ``usage_drop``: distinct active users of [as_of-29, as_of] at least 50% below those of [as_of-59, as_of-30]
   (only when the previous window had users);
-- ``renewal_not_green``: renewal_date in [as_of, as_of+60] and band not green.
+- ``renewal_not_green``: renewal_date in [as_of, as_of+60] and band not green;
+- ``cancellation_scheduled``: a Stripe subscription set to cancel on or after as_of (`scheduled_cancellations`,
+  kept by the Stripe sync), with the MRR at stake.
 
 `at_risk` runs two health scorings (as_of, and as_of-14 for the same customers) and one GROUP BY query for
 detractors; active users and the renewal date come from the engagement and lifecycle facts of the scoring.
@@ -25,9 +27,9 @@ from kpi_core.config import KpiConfig
 from kpi_core.context import customer_on
 from kpi_core.health import AccountHealth, DayWindows, renewal_known, scope_conditions, scored
 from kpi_core.types import Scope
-from storage.models import Account, Survey
+from storage.models import Account, ScheduledCancellation, Survey
 
-RULE_IDS = ("red_band", "health_drop", "detractor", "usage_drop", "renewal_not_green")
+RULE_IDS = ("red_band", "health_drop", "detractor", "usage_drop", "renewal_not_green", "cancellation_scheduled")
 HEALTH_DROP_POINTS = 15.0
 HEALTH_DROP_DAYS = 14
 DETRACTOR_DAYS = 30
@@ -111,11 +113,20 @@ def renewal_rule(days_to_renewal: int | None, as_of: dt.date, band: str | None,
     return FiredRule("renewal_not_green", f"renews {days} ({when}) and {state}")
 
 
+def cancellation_rule(cancel_on: dt.date | None, mrr: float = 0.0, count: int = 1) -> FiredRule | None:
+    """Fires when a subscription of the account is set to cancel (the earliest date; MRR summed)."""
+    if cancel_on is None:
+        return None
+    what = "cancellation scheduled" if count == 1 else f"{count} cancellations scheduled, the first"
+    return FiredRule("cancellation_scheduled", f"{what} for {cancel_on.isoformat()} (MRR at stake {mrr:,.2f})")
+
+
 Detractors = tuple[int, int | None, dt.date | None]  # count, lowest score, latest local date
+Cancellation = tuple[dt.date | None, float, int]  # first date, MRR at stake, subscriptions
 
 
 def rules_for(health: AccountHealth, before: float | None, detractors: Detractors = (0, None, None),
-              ) -> tuple[FiredRule, ...]:
+              cancellation: Cancellation = (None, 0.0, 0)) -> tuple[FiredRule, ...]:
     """Every rule that fires for one customer, in RULE_IDS order.
 
     `before` is the score 14 days earlier; active users and the renewal come from the component facts.
@@ -129,6 +140,7 @@ def rules_for(health: AccountHealth, before: float | None, detractors: Detractor
         usage_drop_rule(int(usage.get("users_recent") or 0), int(usage.get("users_previous") or 0)),
         renewal_rule(None if days_to_renewal is None else int(days_to_renewal), health.as_of, health.band,
                      health.score),
+        cancellation_rule(*cancellation),
     )
     return tuple(rule for rule in fired if rule is not None)
 
@@ -152,6 +164,14 @@ def _detractors(conn: Connection, as_of: dt.date, config: KpiConfig, ids) -> dic
     return out
 
 
+def _cancellations(conn: Connection, as_of: dt.date, ids) -> dict[str, Cancellation]:
+    """Per account: the first scheduled cancellation on or after `as_of`, the MRR at stake, how many."""
+    c = ScheduledCancellation
+    query = select(c.account_id, func.min(c.cancel_on), func.sum(c.mrr), func.count()).where(
+        c.cancel_on >= as_of, c.account_id.in_(ids)).group_by(c.account_id)
+    return {a: (first, round(float(mrr or 0), 2), int(n)) for a, first, mrr, n in conn.execute(query)}
+
+
 def _worst_first(item: AtRisk) -> tuple:
     score = item.health.score
     return (-len(item.rules), score if score is not None else float("inf"), item.health.account.name,
@@ -172,8 +192,12 @@ def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope:
     earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
     earlier = {h.account.id: h.score for h in scored(
         conn, earlier_day, config, scope, customers_on=as_of, today=None if renewal_known(as_of, today) else as_of)}
-    detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
-    return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None))))
+    ids = select(Account.account_id).where(*conds)
+    detractors = _detractors(conn, as_of, config, ids)
+    # scheduled cancellations are a fact of now (no history): like renewal dates, not used for a past date
+    cancellations = _cancellations(conn, as_of, ids) if renewal_known(as_of, today) else {}
+    return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None)),
+                                cancellations.get(h.account.id, (None, 0.0, 0))))
             for h in now]
 
 

@@ -500,3 +500,21 @@ class HealthSnapshot(Base):
         CheckConstraint("band IS NULL OR band IN ('green', 'yellow', 'red')", name="band"),
         Index("ix_health_snapshots_account", "account_id", "snapshot_date"),
     )
+
+
+class ScheduledCancellation(Base):
+    """A Stripe subscription set to cancel (cancel_at_period_end, or a future cancel_at), as of the last sync.
+
+    Written only by the Stripe sync (storage/stripe_sync), which keeps exactly the live ones; read by the
+    `cancellation_scheduled` churn-risk rule. `mrr` is the subscription's MRR at stake (reporting currency).
+    """
+
+    __tablename__ = "scheduled_cancellations"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"))
+    cancel_on: Mapped[dt.date] = mapped_column(Date)
+    mrr: Mapped[Decimal] = mapped_column(Money)
+
+    __table_args__ = (Index("ix_scheduled_cancellations_account", "account_id", "cancel_on"),)

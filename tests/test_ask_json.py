@@ -71,7 +71,7 @@ def test_health_atrisk_and_catalog_examples(data):
     assert "detractor" in rules["globex"]  # its NPS of 2, 12 days ago
     assert "renewal_not_green" in rules["acme"]  # renews 2026-12-20 (in 28 days) without a green score
     assert all(set(a) >= {"id", "name", "owner", "rules"} for a in risk["accounts"])
-    assert len(run(data, "/kpi list")["kpis"]) == 27
+    assert len(run(data, "/kpi list")["kpis"]) == 28  # 26 KPIs + health + mrr_movements
     assert run(data, "/kpi help nrr")["kpis"][0]["id"] == "nrr"
 
 

@@ -24,5 +24,5 @@ def test_catalog_is_complete_and_valid():
         "nps", "csat", "csi", "ces", "retention", "churn", "customers", "new_customers", "mrr", "nrr", "grr",
         "expansion", "arpa", "cac", "retention_cost", "clv", "ttv", "trial_conversion", "referrals", "adoption",
         "stickiness", "time_on_platform", "fcr", "resolution_time", "repeat_purchase", "purchase_frequency",
-        "health",
+        "health", "mrr_movements",
     }

@@ -36,6 +36,7 @@ from bot.render.formats import (
     percent_shares,
     too_few_note,
 )
+from bot.render.movements import is_scalar, movement_lines
 from kpi_core.answers import (
     Answer,
     AtRiskAnswer,
@@ -224,9 +225,12 @@ def _kpi(r: KpiResult) -> list[Block]:
     if r.value is not None and r.reason:
         lines.append(f"Note: {escape(r.reason)}")
     blocks: list[Block] = [_header(r.name), _section("\n".join(lines))]
-    if r.breakdown:
+    scalars = {k: v for k, v in r.breakdown.items() if is_scalar(v)}
+    if scalars:
         blocks.append(_fields([f"*{escape(k.replace('_', ' '))}*\n{escape(format_number(v))}"
-                               for k, v in r.breakdown.items()]))
+                               for k, v in scalars.items()]))
+    if r.kpi == "mrr_movements" and r.value is not None:
+        blocks.extend(_sections(movement_lines(r.breakdown, esc=escape), 3))
     blocks.append(_context(f"`{escape(r.kpi)}` = {escape(r.formula)} · Scope: {_scope(r.scope)}"))
     return blocks
 

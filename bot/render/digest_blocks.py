@@ -42,6 +42,7 @@ from bot.render.blocks import (
     mention,
 )
 from bot.render.formats import format_delta, format_score, format_value
+from bot.render.movements import movement_lines
 from kpi_core.digest import DigestContent, Mover, RenewalDue
 from kpi_core.periods import Period
 from kpi_core.risk import AtRisk
@@ -169,7 +170,8 @@ def mover_line(m: Mover) -> str:
 
 
 def digest_blocks(content: DigestContent, *, delayed: bool = False) -> list[Block]:
-    """The digest message: KPIs with deltas, newly at risk, renewals of the next 30 days, top movers.
+    """The digest message: KPIs with deltas, newly at risk, renewals of the next 30 days, top movers, and the last
+    month's MRR movements with the top accounts of each.
 
     `delayed`: the scheduled time was missed (the bot was down) and the digest is posted late.
     """
@@ -208,6 +210,13 @@ def digest_blocks(content: DigestContent, *, delayed: bool = False) -> list[Bloc
                               [mover_line(m) for m in content.movers[:LIST_SHOWN]], len(content.movers), "moves"))
     else:
         blocks.append(_section(f"*:chart_with_upwards_trend: Biggest health moves:* no change this {unit}"))
+
+    m = content.movements
+    if m is not None and m.value is not None and content.movements_period is not None:
+        b = m.breakdown
+        head = (f"*:moneybag: MRR movements, {escape(content.movements_period.describe())}*: net {m.value:+,.2f}"
+                f" ({b['start_mrr']:,.2f} → {b['end_mrr']:,.2f})")
+        blocks.extend(_sections([head, *(f"• {line}" for line in movement_lines(b, mrkdwn=True, esc=escape))], 2))
 
     if len(blocks) > MAX_BLOCKS:  # cannot happen with the caps above; kept as a last guard
         blocks = [*blocks[: MAX_BLOCKS - 1], _context("…the rest of the digest did not fit in one message.")]

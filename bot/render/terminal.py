@@ -20,6 +20,7 @@ from bot.render.formats import (
     too_few_note,
 )
 from bot.render.formats import format_number as _num
+from bot.render.movements import is_scalar, movement_lines
 from kpi_core.answers import (
     Answer,
     AtRiskAnswer,
@@ -64,8 +65,11 @@ def _kpi(result: KpiResult) -> RenderableType:
     grid.add_row("Sample", f"{result.sample:,} {result.sample_label}")
     if result.reason:
         grid.add_row("Why no data", result.reason)
-    if result.breakdown:
-        grid.add_row("Breakdown", ", ".join(f"{k.replace('_', ' ')} {_num(v)}" for k, v in result.breakdown.items()))
+    scalars = {k: v for k, v in result.breakdown.items() if is_scalar(v)}
+    if scalars:
+        grid.add_row("Breakdown", ", ".join(f"{k.replace('_', ' ')} {_num(v)}" for k, v in scalars.items()))
+    if result.kpi == "mrr_movements" and result.value is not None:
+        grid.add_row("Movements", "\n".join(movement_lines(result.breakdown)))
     grid.add_row("Formula", Text(result.formula, style="dim"))
     return Panel(grid, title=f"{result.name} ({result.kpi})", title_align="left")
 
