@@ -166,9 +166,17 @@ def test_parse_and_answer_with_json_groups_and_renderers(data):
         ("enterprise", 33.3333, 3, None), ("smb", 0.0, 1, 100.0)]
     check_slack_json(answer_blocks(answer, share_value="x"))
     assert render(answer) is not None
-    with pytest.raises(UserError, match="cannot break down `by region`"):
+    with pytest.raises(UserError, match="cannot read `by region`. Break a KPI down with `by segment`"):
         ask(data, "/nps 2026-Q3 by region", TODAY, UTC_CONFIG)
+    with pytest.raises(UserError, match="One breakdown at a time"):
+        ask(data, "/nps 2026-Q3 by segment by owner", TODAY, UTC_CONFIG)
     assert answer_to_json(ask(data, "/nps 2026-Q3", TODAY, UTC_CONFIG)).get("groups") is None
+
+
+def test_an_account_name_with_by_in_it_is_still_an_account(store):
+    load(store, accounts=[account("sbm", name="Stand by Me", customer="2025-02-01")])
+    answer = ask(store, "/kpi customers 2026-Q3 stand by me", TODAY, UTC_CONFIG)
+    assert answer.result.scope.account.id == "sbm" and answer.groups is None
 
 
 def test_many_groups_stay_within_block_kit_limits(store):
