@@ -24,9 +24,10 @@ Q3 = parse_period("2026-Q3", TODAY)
 @pytest.fixture
 def data(store):
     load(store, accounts=[
-        account("a1", segment="enterprise", owner_slack_id="U1", customer="2025-02-01"),
-        account("a2", segment="enterprise", owner_slack_id="U2", customer="2025-02-01", churned="2026-08-15"),
-        account("a3", segment="smb", owner_slack_id="U1", customer="2025-02-01"),
+        account("a1", segment="enterprise", owner_slack_id="U1", customer="2025-02-01", first_value_at="2026-09-01"),
+        account("a2", segment="enterprise", owner_slack_id="U2", customer="2025-02-01", churned="2026-08-15",
+                first_value_at="2026-07-20"),
+        account("a3", segment="smb", owner_slack_id="U1", customer="2025-02-01", first_value_at="2026-08-20"),
         account("a4", customer="2025-02-01"),
     ], surveys=[
         survey("r1", "a1", "nps", 10, "2026-07-05T10:00:00"),
@@ -111,6 +112,15 @@ def test_fcr_by_segment_worked_by_hand(data):
     # enterprise: t1 (1 contact) and t2 (3) resolved in Q3 -> 50%; smb: t3 (1) -> 100%
     # previous (Q2): enterprise t4 (2 contacts) -> 0%; smb none
     assert _rows(groups) == [("smb", 100.0, 1, None), ("enterprise", 50.0, 2, 0.0)]
+
+
+def test_medians_by_segment_worked_by_hand(data):
+    hours = breakdown(data, KpiRequest("resolution_time", Q3), "segment", UTC_CONFIG)
+    # enterprise: t1 24 h, t2 48 h -> median 36 (previous: t4 24 h); smb: t3 2 h. Lower is better: smb first
+    assert _rows(hours) == [("smb", 2.0, 1, None), ("enterprise", 36.0, 2, 24.0)]
+    days = breakdown(data, KpiRequest("ttv", Q3), "segment", UTC_CONFIG)
+    # signed up 2025-01-01; enterprise a1 608 days, a2 565 -> 586.5; smb a3 596
+    assert [(g.key, g.value, g.sample) for g in days] == [("enterprise", 586.5, 2), ("smb", 596.0, 1)]
 
 
 def test_adoption_by_feature(data):

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
-from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from storage.models import Account, Invoice, Ticket, UsageEvent
 
@@ -123,10 +123,26 @@ def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
         .subquery("resolution_hours")
     )
     row = conn.execute(median_and_count(values)).one()
-    n = int(row.n)
+    return _resolution_measure(int(row.n), row.median)
+
+
+def _resolution_measure(n: int, median) -> Measure:
     if not n:
         return Measure(None, 0, {"resolved": 0}, "no resolved tickets in this period")
-    return Measure(float(row.median), n, {"resolved": n})
+    return Measure(float(median), n, {"resolved": n})
+
+
+def _resolution_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement,
+                        keys: list[str]) -> dict[str, Measure]:
+    """resolution_time for each value of `group`: medians ranked within each group, in one query."""
+    values = (
+        select(group.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
+        .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
+        .where(ctx.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id), group.in_(keys))
+        .subquery("resolution_hours")
+    )
+    found = {row.key: (int(row.n), row.median) for row in conn.execute(median_and_count_by(values))}
+    return {key: _resolution_measure(*found.get(key, (0, None))) for key in keys}
 
 
 # -------------------------------------------------------------------------------------------- purchases
@@ -214,6 +230,7 @@ KPIS = [
         "resolution_time", "Median resolution time",
         "median hours from opened_at to resolved_at over tickets resolved in the period",
         "hours", False, ("tickets",), "resolved tickets", resolution_time, family="support",
+        grouped=_resolution_grouped,
     ),
     KpiDef(
         "repeat_purchase", "Repeat purchase rate",

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
-from kpi_core.sqlfuncs import count_if, days_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from storage.models import Account
 
@@ -164,10 +164,25 @@ def ttv(conn: Connection, ctx: QueryContext) -> Measure:
         median.join(spread, true())
     )
     row = conn.execute(query).one()
-    if not row.n:
+    return _ttv_measure(int(row.n or 0), row.median, row.fastest, row.slowest)
+
+
+def _ttv_measure(n: int, median, fastest, slowest) -> Measure:
+    if not n:
         return Measure(None, 0, {}, "no account reached first value in this period")
-    breakdown = {"fastest_days": float(row.fastest), "slowest_days": float(row.slowest)}
-    return Measure(float(row.median), int(row.n), breakdown)
+    breakdown = {"fastest_days": float(fastest), "slowest_days": float(slowest)}
+    return Measure(float(median), n, breakdown)
+
+
+def _ttv_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """ttv for each value of `group`: medians ranked within each group, in one query."""
+    values = (
+        select(group.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
+        .where(Account.first_value_at.between(ctx.start, ctx.end), *ctx.account_conditions(), group.in_(keys))
+        .subquery("ttv_days")
+    )
+    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in conn.execute(median_and_count_by(values))}
+    return {key: _ttv_measure(*found.get(key, (0, None, None, None))) for key in keys}
 
 
 KPIS = [
@@ -206,6 +221,6 @@ KPIS = [
     KpiDef(
         "ttv", "Time to value",
         "median days from signed_up_at to first_value_at, over accounts whose first_value_at is in the period",
-        "days", False, ("accounts",), "accounts reaching value", ttv, family="customers",
+        "days", False, ("accounts",), "accounts reaching value", ttv, family="customers", grouped=_ttv_grouped,
     ),
 ]
