@@ -140,6 +140,13 @@ def test_mrr_by_month_is_the_monthly_series(data):
         breakdown(data, KpiRequest("nrr", Q3), "week", UTC_CONFIG)
 
 
+def test_nrr_by_segment_worked_by_hand(data):
+    period = parse_period("2026-07-10..2026-09-30", TODAY)  # July (month of 9 July) against September
+    groups = breakdown(data, KpiRequest("nrr", period), "segment", UTC_CONFIG)
+    # enterprise: a1 100 -> 150 = 150%; smb: a3 50 -> 60 = 120%
+    assert [(g.key, g.value, g.sample) for g in groups] == [("enterprise", 150.0, 1), ("smb", 120.0, 1)]
+
+
 def test_month_based_series_takes_whole_months(data):
     period = parse_period("2026-07-10..2026-09-30", TODAY)
     groups = breakdown(data, KpiRequest("nrr", period), "month", UTC_CONFIG)
