@@ -164,10 +164,30 @@ def _arpa(conn: Connection, ctx: QueryContext) -> _Arpa:
     return _Arpa(float(row.mrr or 0), int(row.n), last)
 
 
-def arpa(conn: Connection, ctx: QueryContext) -> Measure:
-    a = _arpa(conn, ctx)
+def _arpa_measure(a: _Arpa) -> Measure:
     breakdown = {"month": a.month.strftime("%Y-%m"), "mrr": _money(a.mrr), "paying_accounts": a.paying}
     return Measure(a.value, a.paying, breakdown, a.reason)
+
+
+def arpa(conn: Connection, ctx: QueryContext) -> Measure:
+    return _arpa_measure(_arpa(conn, ctx))
+
+
+def _arpa_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """arpa for each value of `group` (a column of accounts), in one query."""
+    last = end_month(ctx)
+    paying = (
+        select(Revenue.account_id, group.label("key"), _cents(func.sum(Revenue.mrr)).label("mrr"))
+        .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
+        .where(Revenue.month == last, *ctx.scope_filter(Revenue.account_id), group.in_(keys))
+        .group_by(Revenue.account_id, group)
+        .having(func.sum(Revenue.mrr) > 0)
+        .subquery("paying")
+    )
+    rows = conn.execute(select(paying.c.key, func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
+                        .group_by(paying.c.key))
+    found = {row.key: _Arpa(float(row.mrr or 0), int(row.n), last) for row in rows}
+    return {key: _arpa_measure(found.get(key, _Arpa(0.0, 0, last))) for key in keys}
 
 
 # ---------------------------------------------------------------------------------------------- NRR, GRR
@@ -445,7 +465,7 @@ KPIS = [
         "arpa", "Average revenue per account",
         "MRR of the end month / accounts with MRR > 0 in the end month",
         "money", True, ("revenue",), "paying accounts", arpa, aliases=("arpu", "arpc"), family="revenue",
-        month_based=True,
+        month_based=True, grouped=_arpa_grouped,
     ),
     KpiDef(
         "cac", "Customer acquisition cost",
