@@ -18,7 +18,7 @@ from kpi_core.accounts import find_account
 from kpi_core.catalog import catalog
 from kpi_core.periods import ACCEPTED_FORMS, Period, extract_period, parse_period
 from kpi_core.scope_values import DIMENSIONS, EXAMPLES, PLURALS, raise_if_period_typo, resolve_scope_words
-from kpi_core.types import KpiRequest, Scope, UserError
+from kpi_core.types import KpiRequest, Scope, UnknownAccountError, UserError
 
 SHORTCUTS = ("nps", "csat", "churn", "nrr", "mrr")
 COMMANDS = ("kpi", *SHORTCUTS, "health", "atrisk", "digest")
@@ -141,18 +141,20 @@ class _Parsed:
     rest: list[str] = field(default_factory=list)
 
 
+BREAKDOWN_HELP = ("Break a KPI down with `by segment`, `by owner`, `by feature`, `by month` or `by week`, e.g. "
+                  "`/kpi nps last-quarter by segment`.")
+
+
 def _take_breakdown(words: list[str]) -> tuple[str | None, list[str]]:
-    """(`segment`, other words) from [..., 'by', 'segment', ...]; a `by` without a known dimension is an error."""
+    """(`segment`, other words) from [..., 'by', 'segment', ...]. A `by` not followed by a dimension stays a word
+    (account names may contain it); if no account matches, the parser says how to break down instead."""
     lowered = [w.lower() for w in words]
-    if "by" not in lowered:
+    found = [i for i, w in enumerate(lowered) if w == "by" and i + 1 < len(words) and lowered[i + 1] in BREAKDOWNS]
+    if not found:
         return None, words
-    at = lowered.index("by")
-    if at + 1 >= len(words) or lowered[at + 1] not in BREAKDOWNS:
-        given = f" `by {words[at + 1]}`" if at + 1 < len(words) else " `by` alone"
-        raise UserError(f"I cannot break down{given}. Use `by segment`, `by owner`, `by feature`, `by month` or "
-                        "`by week`, e.g. `/kpi nps last-quarter by segment`.")
-    if "by" in lowered[at + 2:]:
+    if len(found) > 1:
         raise UserError("One breakdown at a time, e.g. `/kpi nps last-quarter by segment`.")
+    at = found[0]
     return lowered[at + 1], words[:at] + words[at + 2:]
 
 
@@ -228,7 +230,13 @@ def parse_command(conn: Connection, text: str, today: dt.date) -> Command:
 def _kpi_command(conn: Connection, command: str, kpi: str, words: list[str], today: dt.date) -> KpiCommand:
     parsed = _parse_scope_words(words, today, allow_by=True)
     period = parsed.period or parse_period(DEFAULT_PERIOD, today)
-    return KpiCommand(command, KpiRequest(kpi, period, _scope(conn, parsed)), parsed.by)
+    try:
+        scope = _scope(conn, parsed)
+    except UnknownAccountError:
+        if "by" in (w.lower() for w in parsed.rest):
+            raise UserError(f"I cannot read `{' '.join(parsed.rest)}`. {BREAKDOWN_HELP}") from None
+        raise
+    return KpiCommand(command, KpiRequest(kpi, period, scope), parsed.by)
 
 
 def help_text(command: str | None = None) -> str:

@@ -97,22 +97,27 @@ def known_values(conn: Connection, dimension: str) -> list[ValueCount]:
     return sorted(counted, key=lambda v: (-v.accounts, v.value.casefold()))
 
 
+_COLUMNS = {"segment": Account.segment, "owner": Account.owner_slack_id, "feature": UsageEvent.feature}
+
+
 def _matches(conn: Connection, dimension: str, typed: str) -> list[str]:
-    """Stored spellings equal to `typed` ignoring case (exact spelling first)."""
-    query = _dimension_query(dimension).subquery()
-    found = conn.scalars(select(query.c.value).where(func.lower(query.c.value) == typed.lower())).all()
-    return sorted(found, key=lambda v: (v != typed, v))
+    """Stored spellings equal to `typed` ignoring case (the exact spelling alone when it is stored).
+
+    The exact test stops at the first row (indexed for segments and owners); only a value typed in another case
+    scans for its spellings, and only an unknown value lists them all (with counts) for the error.
+    """
+    column = _COLUMNS[dimension]
+    if conn.scalar(select(column).where(column == typed).limit(1)) is not None:
+        return [typed]
+    if dimension == "owner":  # Slack ids are exact
+        return []
+    found = conn.scalars(select(column).where(func.lower(column) == typed.lower()).distinct()).all()
+    return sorted(v for v in found if v)
 
 
 def resolve(conn: Connection, dimension: str, typed: str) -> str:
     """The stored spelling of `typed` for `dimension`; UnknownScopeValueError (closest known first) if none."""
-    if dimension == "owner":  # Slack ids are exact: matched as typed (already upper-cased by the parser)
-        exists = conn.scalar(select(func.count()).select_from(Account).where(Account.owner_slack_id == typed))
-        if exists:
-            return typed
-        found: list[str] = []
-    else:
-        found = _matches(conn, dimension, typed)
+    found = _matches(conn, dimension, typed)  # owner ids are matched as typed (upper-cased by the parser)
     if found:
         exact = [v for v in found if v == typed]
         if exact or len(found) == 1:

@@ -139,6 +139,25 @@ def median_and_count(values):
     ).select_from(ranked)
 
 
+def median_and_count_by(values):
+    """SELECT (key, median, n, low, high) per `key` over a subquery `values` with columns `key` and `x`: the
+    grouped form of `median_and_count` (the middle rows ranked within each key), plus the min and max."""
+    ranked = select(
+        values.c.key.label("key"),
+        values.c.x.label("x"),
+        func.row_number().over(partition_by=values.c.key, order_by=values.c.x).label("rn"),
+        func.count().over(partition_by=values.c.key).label("n"),
+    ).subquery("ranked")
+    middle = ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2])
+    return select(
+        ranked.c.key,
+        func.avg(case((middle, ranked.c.x))).label("median"),
+        func.count().label("n"),
+        func.min(ranked.c.x).label("low"),
+        func.max(ranked.c.x).label("high"),
+    ).group_by(ranked.c.key)
+
+
 def count_if(condition: ColumnElement) -> ColumnElement:
     """SUM(CASE WHEN condition THEN 1 ELSE 0 END): how many rows meet `condition` (NULL over no rows)."""
     return func.sum(case((condition, 1), else_=0))

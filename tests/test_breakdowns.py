@@ -24,9 +24,10 @@ Q3 = parse_period("2026-Q3", TODAY)
 @pytest.fixture
 def data(store):
     load(store, accounts=[
-        account("a1", segment="enterprise", owner_slack_id="U1", customer="2025-02-01"),
-        account("a2", segment="enterprise", owner_slack_id="U2", customer="2025-02-01", churned="2026-08-15"),
-        account("a3", segment="smb", owner_slack_id="U1", customer="2025-02-01"),
+        account("a1", segment="enterprise", owner_slack_id="U1", customer="2025-02-01", first_value_at="2026-09-01"),
+        account("a2", segment="enterprise", owner_slack_id="U2", customer="2025-02-01", churned="2026-08-15",
+                first_value_at="2026-07-20"),
+        account("a3", segment="smb", owner_slack_id="U1", customer="2025-02-01", first_value_at="2026-08-20"),
         account("a4", customer="2025-02-01"),
     ], surveys=[
         survey("r1", "a1", "nps", 10, "2026-07-05T10:00:00"),
@@ -113,6 +114,15 @@ def test_fcr_by_segment_worked_by_hand(data):
     assert _rows(groups) == [("smb", 100.0, 1, None), ("enterprise", 50.0, 2, 0.0)]
 
 
+def test_medians_by_segment_worked_by_hand(data):
+    hours = breakdown(data, KpiRequest("resolution_time", Q3), "segment", UTC_CONFIG)
+    # enterprise: t1 24 h, t2 48 h -> median 36 (previous: t4 24 h); smb: t3 2 h. Lower is better: smb first
+    assert _rows(hours) == [("smb", 2.0, 1, None), ("enterprise", 36.0, 2, 24.0)]
+    days = breakdown(data, KpiRequest("ttv", Q3), "segment", UTC_CONFIG)
+    # signed up 2025-01-01; enterprise a1 608 days, a2 565 -> 586.5; smb a3 596
+    assert [(g.key, g.value, g.sample) for g in days] == [("enterprise", 586.5, 2), ("smb", 596.0, 1)]
+
+
 def test_adoption_by_feature(data):
     groups = breakdown(data, KpiRequest("adoption", Q3), "feature", UTC_CONFIG)
     # customers on 30 Sep: a1, a3, a4 (a2 churned); api used by a1, reports by a3 -> 1 of 3 each
@@ -128,6 +138,13 @@ def test_mrr_by_month_is_the_monthly_series(data):
                              ("September 2026", 210.0, 2, 150.0)]
     with pytest.raises(UserError, match="month-based"):
         breakdown(data, KpiRequest("nrr", Q3), "week", UTC_CONFIG)
+
+
+def test_nrr_by_segment_worked_by_hand(data):
+    period = parse_period("2026-07-10..2026-09-30", TODAY)  # July (month of 9 July) against September
+    groups = breakdown(data, KpiRequest("nrr", period), "segment", UTC_CONFIG)
+    # enterprise: a1 100 -> 150 = 150%; smb: a3 50 -> 60 = 120%
+    assert [(g.key, g.value, g.sample) for g in groups] == [("enterprise", 150.0, 1), ("smb", 120.0, 1)]
 
 
 def test_month_based_series_takes_whole_months(data):
@@ -166,9 +183,17 @@ def test_parse_and_answer_with_json_groups_and_renderers(data):
         ("enterprise", 33.3333, 3, None), ("smb", 0.0, 1, 100.0)]
     check_slack_json(answer_blocks(answer, share_value="x"))
     assert render(answer) is not None
-    with pytest.raises(UserError, match="cannot break down `by region`"):
+    with pytest.raises(UserError, match="cannot read `by region`. Break a KPI down with `by segment`"):
         ask(data, "/nps 2026-Q3 by region", TODAY, UTC_CONFIG)
+    with pytest.raises(UserError, match="One breakdown at a time"):
+        ask(data, "/nps 2026-Q3 by segment by owner", TODAY, UTC_CONFIG)
     assert answer_to_json(ask(data, "/nps 2026-Q3", TODAY, UTC_CONFIG)).get("groups") is None
+
+
+def test_an_account_name_with_by_in_it_is_still_an_account(store):
+    load(store, accounts=[account("sbm", name="Stand by Me", customer="2025-02-01")])
+    answer = ask(store, "/kpi customers 2026-Q3 stand by me", TODAY, UTC_CONFIG)
+    assert answer.result.scope.account.id == "sbm" and answer.groups is None
 
 
 def test_many_groups_stay_within_block_kit_limits(store):

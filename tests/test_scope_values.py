@@ -153,3 +153,11 @@ def test_value_lists_render_in_json_slack_and_terminal(data):
     blocks = check_slack_json(answer_blocks(answer))
     assert "<@U0JANE>: 2 accounts" in str(blocks)
     assert render(answer) is not None
+
+
+def test_spellings_that_differ_only_in_case(store):
+    load(store, accounts=[account("a1", segment="Enterprise"), account("a2", segment="enterprise")])
+    assert parse(store, "/nps segment:enterprise").request.scope.segment == "enterprise"  # exact wins
+    assert parse(store, "/nps segment:Enterprise").request.scope.segment == "Enterprise"
+    with pytest.raises(UserError, match="differ only in case: Enterprise, enterprise"):
+        parse(store, "/nps segment:ENTERPRISE")

@@ -8,12 +8,14 @@ a user is the pair (account_id, user_id).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, customer_on
-from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from kpi_core.usage_rollups import day_table, fresh, period_totals
 from storage.models import Account, Invoice, Ticket
@@ -108,45 +110,85 @@ def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
         .subquery("resolution_hours")
     )
     row = conn.execute(median_and_count(values)).one()
-    n = int(row.n)
+    return _resolution_measure(int(row.n), row.median)
+
+
+def _resolution_measure(n: int, median) -> Measure:
     if not n:
         return Measure(None, 0, {"resolved": 0}, "no resolved tickets in this period")
-    return Measure(float(row.median), n, {"resolved": n})
+    return Measure(float(median), n, {"resolved": n})
+
+
+def _resolution_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement,
+                        keys: list[str]) -> dict[str, Measure]:
+    """resolution_time for each value of `group`: medians ranked within each group, in one query."""
+    values = (
+        select(group.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
+        .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
+        .where(ctx.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id), group.in_(keys))
+        .subquery("resolution_hours")
+    )
+    found = {row.key: (int(row.n), row.median) for row in conn.execute(median_and_count_by(values))}
+    return {key: _resolution_measure(*found.get(key, (0, None))) for key in keys}
 
 
 # -------------------------------------------------------------------------------------------- purchases
 
 
-def _invoices_per_account(conn: Connection, ctx: QueryContext):
-    """One row: accounts invoiced in the period, those with 2+ invoices, and the invoice count."""
-    per_account = (
-        select(func.count().label("n"))
-        .where(Invoice.issued_at >= ctx.start, Invoice.issued_at <= ctx.end, *ctx.scope_filter(Invoice.account_id))
-        .group_by(Invoice.account_id)
-        .subquery("per_account")
-    )
-    query = select(
+def _invoices_per_account(conn: Connection, ctx: QueryContext, group: ColumnElement | None = None,
+                          keys: list[str] | None = None):
+    """Rows of: accounts invoiced in the period, those with 2+ invoices, and the invoice count; one row, or with
+    `group` (a column of accounts) one row per value in `keys` (labelled `key`)."""
+    columns = [Invoice.account_id]
+    per_account = select(func.count().label("n"), *([group.label("key")] if group is not None else [])).where(
+        Invoice.issued_at >= ctx.start, Invoice.issued_at <= ctx.end, *ctx.scope_filter(Invoice.account_id))
+    if group is not None:
+        per_account = per_account.join_from(Invoice, Account, Account.account_id == Invoice.account_id).where(
+            group.in_(keys))
+        columns.append(group)
+    per_account = per_account.group_by(*columns).subquery("per_account")
+    aggregates = [
         func.count().label("accounts"),
         func.coalesce(count_if(per_account.c.n >= 2), 0).label("repeat"),
         func.coalesce(func.sum(per_account.c.n), 0).label("invoices"),
-    ).select_from(per_account)
-    return conn.execute(query).one()
+    ]
+    if group is None:
+        return conn.execute(select(*aggregates).select_from(per_account)).one()
+    rows = conn.execute(select(per_account.c.key, *aggregates).group_by(per_account.c.key))
+    found = {row.key: row for row in rows}
+    empty = SimpleNamespace(accounts=0, repeat=0, invoices=0)
+    return {key: found.get(key, empty) for key in keys}
 
 
-def repeat_purchase(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _invoices_per_account(conn, ctx)
+def _repeat_measure(row) -> Measure:
     accounts, repeat = int(row.accounts), int(row.repeat)
     breakdown = {"repeat_accounts": repeat, "invoiced_accounts": accounts}
     reason = None if accounts else "no invoices in this period"
     return Measure(ratio(repeat, accounts, 100), accounts, breakdown, reason)
 
 
-def purchase_frequency(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _invoices_per_account(conn, ctx)
+def repeat_purchase(conn: Connection, ctx: QueryContext) -> Measure:
+    return _repeat_measure(_invoices_per_account(conn, ctx))
+
+
+def _frequency_measure(row) -> Measure:
     accounts, invoices = int(row.accounts), int(row.invoices)
     breakdown = {"invoices": invoices, "invoiced_accounts": accounts}
     reason = None if accounts else "no invoices in this period"
     return Measure(ratio(invoices, accounts), accounts, breakdown, reason)
+
+
+def purchase_frequency(conn: Connection, ctx: QueryContext) -> Measure:
+    return _frequency_measure(_invoices_per_account(conn, ctx))
+
+
+def _purchases_grouped(measure):
+    """A KpiDef.grouped function for a purchase KPI: one GROUP BY over the per-account invoice counts."""
+
+    def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+        return {key: measure(row) for key, row in _invoices_per_account(conn, ctx, group, keys).items()}
+
+    return grouped
 
 
 KPIS = [
@@ -175,15 +217,18 @@ KPIS = [
         "resolution_time", "Median resolution time",
         "median hours from opened_at to resolved_at over tickets resolved in the period",
         "hours", False, ("tickets",), "resolved tickets", resolution_time, family="support",
+        grouped=_resolution_grouped,
     ),
     KpiDef(
         "repeat_purchase", "Repeat purchase rate",
         "100 x accounts with 2+ invoices in the period / accounts with 1+ invoice in the period",
         "%", True, ("invoices",), "invoiced accounts", repeat_purchase, family="purchases",
+        grouped=_purchases_grouped(_repeat_measure),
     ),
     KpiDef(
         "purchase_frequency", "Purchase frequency",
         "invoices in the period / distinct accounts invoiced in the period",
         "per account", True, ("invoices",), "invoiced accounts", purchase_frequency, family="purchases",
+        grouped=_purchases_grouped(_frequency_measure),
     ),
 ]

@@ -7,13 +7,14 @@ compared with the period's dates directly; the reporting time zone plays no part
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from sqlalchemy import Connection, and_, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
-from kpi_core.sqlfuncs import count_if, days_between, median_and_count, ratio
+from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from storage.models import Account
 
@@ -119,14 +120,31 @@ def referrals(conn: Connection, ctx: QueryContext) -> Measure:
     return _referrals(ctx, _movement(conn, ctx))
 
 
-def trial_conversion(conn: Connection, ctx: QueryContext) -> Measure:
-    converted = Account.became_customer_at.is_not(None)
-    query = select(
+def _trial_columns(ctx: QueryContext) -> list:
+    return [
         func.count().label("sign_ups"),
-        count_if(converted).label("converted"),
+        count_if(Account.became_customer_at.is_not(None)).label("converted"),
         count_if(Account.became_customer_at > ctx.end).label("after_period"),
-    ).where(Account.signed_up_at.between(ctx.start, ctx.end), *ctx.account_conditions())
-    row = conn.execute(query).one()
+    ]
+
+
+def trial_conversion(conn: Connection, ctx: QueryContext) -> Measure:
+    query = select(*_trial_columns(ctx)).where(Account.signed_up_at.between(ctx.start, ctx.end),
+                                               *ctx.account_conditions())
+    return _trial_measure(conn.execute(query).one())
+
+
+def _trial_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """trial_conversion for each value of `group`, in one GROUP BY query."""
+    query = (select(group.label("key"), *_trial_columns(ctx))
+             .where(Account.signed_up_at.between(ctx.start, ctx.end), *ctx.account_conditions(), group.in_(keys))
+             .group_by(group))
+    found = {row.key: row for row in conn.execute(query)}
+    empty = SimpleNamespace(sign_ups=0, converted=0, after_period=0)
+    return {key: _trial_measure(found.get(key, empty)) for key in keys}
+
+
+def _trial_measure(row) -> Measure:
     sign_ups, converted_n, after = int(row.sign_ups), int(row.converted or 0), int(row.after_period or 0)
     # A later conversion still counts: this period's value can rise as its trials convert.
     breakdown = {"converted": converted_n, "not_converted": sign_ups - converted_n, "converted_after_period": after}
@@ -146,10 +164,25 @@ def ttv(conn: Connection, ctx: QueryContext) -> Measure:
         median.join(spread, true())
     )
     row = conn.execute(query).one()
-    if not row.n:
+    return _ttv_measure(int(row.n or 0), row.median, row.fastest, row.slowest)
+
+
+def _ttv_measure(n: int, median, fastest, slowest) -> Measure:
+    if not n:
         return Measure(None, 0, {}, "no account reached first value in this period")
-    breakdown = {"fastest_days": float(row.fastest), "slowest_days": float(row.slowest)}
-    return Measure(float(row.median), int(row.n), breakdown)
+    breakdown = {"fastest_days": float(fastest), "slowest_days": float(slowest)}
+    return Measure(float(median), n, breakdown)
+
+
+def _ttv_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """ttv for each value of `group`: medians ranked within each group, in one query."""
+    values = (
+        select(group.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
+        .where(Account.first_value_at.between(ctx.start, ctx.end), *ctx.account_conditions(), group.in_(keys))
+        .subquery("ttv_days")
+    )
+    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in conn.execute(median_and_count_by(values))}
+    return {key: _ttv_measure(*found.get(key, (0, None, None, None))) for key in keys}
 
 
 KPIS = [
@@ -178,7 +211,7 @@ KPIS = [
     KpiDef(
         "trial_conversion", "Free-trial conversion",
         "100 x accounts signed up in the period that became customers (on any date) / accounts signed up in it",
-        "%", True, ("accounts",), "sign-ups", trial_conversion, family="customers",
+        "%", True, ("accounts",), "sign-ups", trial_conversion, family="customers", grouped=_trial_grouped,
     ),
     KpiDef(
         "referrals", "Referral share of new logos",
@@ -188,6 +221,6 @@ KPIS = [
     KpiDef(
         "ttv", "Time to value",
         "median days from signed_up_at to first_value_at, over accounts whose first_value_at is in the period",
-        "days", False, ("accounts",), "accounts reaching value", ttv, family="customers",
+        "days", False, ("accounts",), "accounts reaching value", ttv, family="customers", grouped=_ttv_grouped,
     ),
 ]

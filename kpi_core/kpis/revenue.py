@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import Connection, and_, case, distinct, func, literal_column, or_, select, true, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Float
 
 from kpi_core.catalog import KpiDef
@@ -78,19 +81,22 @@ def _mrr_in(month: dt.date):
     return func.sum(case((Revenue.month == month, Revenue.mrr), else_=0))
 
 
-def _per_account_mrr(ctx: QueryContext):
-    """Subquery (account_id, start_mrr, end_mrr) over the accounts in scope with a revenue row in either month."""
+def _per_account_mrr(ctx: QueryContext, group: ColumnElement | None = None, keys: list[str] | None = None):
+    """Subquery (account_id, start_mrr, end_mrr) over the accounts in scope with a revenue row in either month;
+    with `group` (a column of accounts) also its value as `key`, for the accounts whose value is in `keys`."""
     first, last = start_month(ctx), end_month(ctx)
-    return (
-        select(
-            Revenue.account_id.label("account_id"),
-            _cents(_mrr_in(first)).label("start_mrr"),
-            _cents(_mrr_in(last)).label("end_mrr"),
-        )
-        .where(Revenue.month.in_(sorted({first, last})), *ctx.scope_filter(Revenue.account_id))
-        .group_by(Revenue.account_id)
-        .subquery("per_account")
-    )
+    query = select(
+        Revenue.account_id.label("account_id"),
+        _cents(_mrr_in(first)).label("start_mrr"),
+        _cents(_mrr_in(last)).label("end_mrr"),
+    ).where(Revenue.month.in_(sorted({first, last})), *ctx.scope_filter(Revenue.account_id))
+    if group is None:
+        return query.group_by(Revenue.account_id).subquery("per_account")
+    return (query.add_columns(group.label("key"))
+            .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
+            .where(group.in_(keys))
+            .group_by(Revenue.account_id, group)
+            .subquery("per_account"))
 
 
 def _money(value) -> float:
@@ -158,20 +164,38 @@ def _arpa(conn: Connection, ctx: QueryContext) -> _Arpa:
     return _Arpa(float(row.mrr or 0), int(row.n), last)
 
 
-def arpa(conn: Connection, ctx: QueryContext) -> Measure:
-    a = _arpa(conn, ctx)
+def _arpa_measure(a: _Arpa) -> Measure:
     breakdown = {"month": a.month.strftime("%Y-%m"), "mrr": _money(a.mrr), "paying_accounts": a.paying}
     return Measure(a.value, a.paying, breakdown, a.reason)
+
+
+def arpa(conn: Connection, ctx: QueryContext) -> Measure:
+    return _arpa_measure(_arpa(conn, ctx))
+
+
+def _arpa_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+    """arpa for each value of `group` (a column of accounts), in one query."""
+    last = end_month(ctx)
+    paying = (
+        select(Revenue.account_id, group.label("key"), _cents(func.sum(Revenue.mrr)).label("mrr"))
+        .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
+        .where(Revenue.month == last, *ctx.scope_filter(Revenue.account_id), group.in_(keys))
+        .group_by(Revenue.account_id, group)
+        .having(func.sum(Revenue.mrr) > 0)
+        .subquery("paying")
+    )
+    rows = conn.execute(select(paying.c.key, func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
+                        .group_by(paying.c.key))
+    found = {row.key: _Arpa(float(row.mrr or 0), int(row.n), last) for row in rows}
+    return {key: _arpa_measure(found.get(key, _Arpa(0.0, 0, last))) for key in keys}
 
 
 # ---------------------------------------------------------------------------------------------- NRR, GRR
 
 
-def _cohort(conn: Connection, ctx: QueryContext):
-    """One row over the revenue cohort: size, start/end MRR, retained (min per account) and the movement parts."""
-    p = _per_account_mrr(ctx)
+def _cohort_columns(p) -> list:
     s, e = p.c.start_mrr, p.c.end_mrr
-    query = select(
+    return [
         func.count().label("accounts"),
         func.sum(s).label("start_mrr"),
         func.sum(e).label("end_mrr"),
@@ -179,8 +203,29 @@ def _cohort(conn: Connection, ctx: QueryContext):
         func.sum(case((e > s, e - s), else_=0)).label("expansion_mrr"),
         func.sum(case((and_(e < s, e > 0), s - e), else_=0)).label("contraction_mrr"),
         func.sum(case((e == 0, s), else_=0)).label("churned_mrr"),
-    ).where(s > 0)
-    return conn.execute(query).one()
+    ]
+
+
+def _cohort(conn: Connection, ctx: QueryContext):
+    """One row over the revenue cohort: size, start/end MRR, retained (min per account) and the movement parts."""
+    p = _per_account_mrr(ctx)
+    return conn.execute(select(*_cohort_columns(p)).where(p.c.start_mrr > 0)).one()
+
+
+_EMPTY_COHORT = SimpleNamespace(accounts=0, start_mrr=None, end_mrr=None, retained_mrr=None, expansion_mrr=None,
+                                contraction_mrr=None, churned_mrr=None)
+
+
+def _cohort_grouped(measure: Callable[[QueryContext, object], Measure]):
+    """A KpiDef.grouped function for a cohort KPI (nrr, grr): the cohort rows of every group in one query."""
+
+    def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
+        p = _per_account_mrr(ctx, group, keys)
+        rows = conn.execute(select(p.c.key, *_cohort_columns(p)).where(p.c.start_mrr > 0).group_by(p.c.key))
+        found = {row.key: row for row in rows}
+        return {key: measure(ctx, found.get(key, _EMPTY_COHORT)) for key in keys}
+
+    return grouped
 
 
 def _cohort_breakdown(row) -> dict:
@@ -194,17 +239,23 @@ def _cohort_breakdown(row) -> dict:
     }
 
 
-def nrr(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _cohort(conn, ctx)
+def _nrr(ctx: QueryContext, row) -> Measure:
     reason = None if row.accounts else _no_cohort(ctx)
     return Measure(ratio(row.end_mrr, row.start_mrr, 100), int(row.accounts), _cohort_breakdown(row), reason)
 
 
-def grr(conn: Connection, ctx: QueryContext) -> Measure:
-    row = _cohort(conn, ctx)
+def nrr(conn: Connection, ctx: QueryContext) -> Measure:
+    return _nrr(ctx, _cohort(conn, ctx))
+
+
+def _grr(ctx: QueryContext, row) -> Measure:
     reason = None if row.accounts else _no_cohort(ctx)
     breakdown = _cohort_breakdown(row) | {"retained_mrr": _money(row.retained_mrr)}
     return Measure(ratio(row.retained_mrr, row.start_mrr, 100), int(row.accounts), breakdown, reason)
+
+
+def grr(conn: Connection, ctx: QueryContext) -> Measure:
+    return _grr(ctx, _cohort(conn, ctx))
 
 
 def expansion(conn: Connection, ctx: QueryContext) -> Measure:
@@ -396,11 +447,13 @@ KPIS = [
         "100 x cohort MRR in the end month / cohort MRR in the start month; cohort = accounts with MRR > 0 in the "
         "start month (the month of the day before the period), end month = month of the last day",
         "%", True, ("revenue",), "cohort accounts", nrr, family="revenue", month_based=True,
+        grouped=_cohort_grouped(_nrr),
     ),
     KpiDef(
         "grr", "Gross revenue retention",
         "100 x sum over cohort accounts of min(end-month MRR, start-month MRR) / cohort MRR in the start month",
         "%", True, ("revenue",), "cohort accounts", grr, family="revenue", month_based=True,
+        grouped=_cohort_grouped(_grr),
     ),
     KpiDef(
         "expansion", "Upsell and cross-sell rate",
@@ -412,7 +465,7 @@ KPIS = [
         "arpa", "Average revenue per account",
         "MRR of the end month / accounts with MRR > 0 in the end month",
         "money", True, ("revenue",), "paying accounts", arpa, aliases=("arpu", "arpc"), family="revenue",
-        month_based=True,
+        month_based=True, grouped=_arpa_grouped,
     ),
     KpiDef(
         "cac", "Customer acquisition cost",
