@@ -140,6 +140,16 @@ def money(s: str) -> Decimal:
     return value
 
 
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def email(s: str) -> str:
+    """An e-mail address (stored in lower case), at most 320 characters."""
+    if len(s) > 320 or not _EMAIL_RE.fullmatch(s):
+        raise CellError(f"{s!r} is not an e-mail address; use name@example.com")
+    return s.lower()
+
+
 def integer(minimum: int | None = None, why: str = "") -> Callable[[str], int]:
     """A whole number, at least `minimum` when given (`why` explains the bound)."""
 
@@ -278,6 +288,7 @@ def file_specs(tz: ZoneInfo) -> dict[str, FileSpec]:
                 ("name", None, True),
                 ("segment", None, False),
                 ("owner_slack_id", None, False),
+                ("owner_email", email, False),
                 ("signed_up_at", parse_date, True),
                 ("became_customer_at", parse_date, False),
                 ("first_value_at", parse_date, False),

@@ -1,0 +1,225 @@
+"""Run one source of the sources file: read, validate, write in one transaction, record the run.
+
+    report = sync_source(engine, source, now=now, reporting_tz="Europe/Berlin")   # SyncError on failure
+
+- Every kind produces data-contract rows (`storage.source_rows` validates them like CSV import), and
+  `storage.source_writer` writes them: only the columns the source returned, whole-table removal of the
+  source's own rows only.
+- One transaction per source: any problem writes nothing and raises `SyncError` naming it
+  (`warehouse:usage: ...`); the failed run is recorded (`source_runs`) so `csbot status`, the digest
+  and the scheduler can say so.
+- `:since` = the start of the source's previous successful run minus its `overlap` (UTC), or
+  1970-01-01T00:00:00Z on the first run.
+- Scheduled runs first `claim_run` a key in its own committed transaction: of two replicas that fire
+  the same run, one syncs and the other skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.csv_rules import KINDS, file_specs
+from storage.freshness import record_load
+from storage.models import Account, SourceRun
+from storage.source_rows import validate_rows
+from storage.source_writer import write_table
+from storage.sources_file import SourceDef
+from storage.sync_report import SyncError, SyncReport
+
+__all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "since_for", "sync_source"]
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """What a source returned for one table: its column names, its rows, and whether it is the whole table."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: list[Any]
+    whole: bool
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded sync run (times naive UTC)."""
+
+    source: str
+    state: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    rows: int | None
+    error: str | None
+
+
+Reader = Callable[[SourceDef, dt.datetime, Mapping[str, str]], list[TableRows]]
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def since_for(conn: Connection, source: SourceDef) -> dt.datetime:
+    """The `:since` bound (naive UTC) of `source`'s next run."""
+    last = conn.scalar(select(func.max(SourceRun.started_at)).where(
+        SourceRun.source == source.name, SourceRun.state == "ok"))
+    return max(EPOCH, last - source.overlap) if last is not None else EPOCH
+
+
+def claim_run(engine: Engine, source: str, run_key: str, *, now: dt.datetime, claimed_by: str) -> int | None:
+    """Record a scheduled run as started under `run_key`; None when another process already has it."""
+    try:
+        with engine.begin() as conn:
+            return conn.execute(insert(SourceRun).values(
+                source=source, run_key=run_key, state="running", started_at=_naive_utc(now),
+                claimed_by=claimed_by).returning(SourceRun.id)).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def last_runs(conn: Connection) -> dict[str, dict[str, RunRecord]]:
+    """Per source: its last finished run (`last`) and its last successful one (`ok`), where there are any."""
+    out: dict[str, dict[str, RunRecord]] = {}
+    rows = conn.execute(select(SourceRun).where(SourceRun.state != "running").order_by(SourceRun.started_at,
+                                                                                       SourceRun.id))
+    for r in rows:
+        record = RunRecord(r.source, r.state, r.started_at, r.finished_at, r.rows, r.error)
+        seen = out.setdefault(r.source, {})
+        seen["last"] = record
+        if r.state == "ok":
+            seen["ok"] = record
+    return out
+
+
+def sync_source(
+    engine: Engine,
+    source: SourceDef,
+    *,
+    now: dt.datetime,
+    reporting_tz: str = "UTC",
+    dry_run: bool = False,
+    run_id: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SyncReport:
+    """Sync `source` into the store (module doc); `run_id` is the claimed run of a scheduled sync."""
+    import os
+
+    env = os.environ if env is None else env
+    started = time.monotonic()
+    now = _naive_utc(now)
+    try:
+        if source.kind == "stripe":
+            report = _sync_stripe(engine, source, now, env, dry_run)
+        else:
+            with engine.connect() as conn:
+                since = since_for(conn, source)
+            reader = _reader(source.kind)
+            tables = reader(source, since, env)
+            report = _write(engine, source, tables, now, reporting_tz, dry_run, run_id)
+    except SyncError as exc:
+        if not dry_run:
+            _record_failure(engine, source.name, now, run_id, str(exc))
+        raise
+    report.seconds = time.monotonic() - started
+    if source.kind == "stripe" and not dry_run:
+        _record_success(engine, source.name, now, run_id, report)
+    return report
+
+
+def _reader(kind: str) -> Reader:
+    if kind == "sql":
+        from storage.sql_source import read_sql_source
+
+        return read_sql_source
+    if kind == "hubspot":
+        from storage.hubspot_source import read_hubspot_source
+
+        return read_hubspot_source
+    raise SyncError([f"unknown source kind {kind!r}"])
+
+
+def _sync_stripe(engine: Engine, source: SourceDef, now: dt.datetime, env: Mapping[str, str],
+                 dry_run: bool) -> SyncReport:
+    """The `stripe` kind: storage/stripe_sync.py (issue #12) does the work and writes in its own transaction."""
+    try:
+        from storage import stripe_sync  # type: ignore[attr-defined]
+    except ImportError:
+        raise SyncError([f"{source.name}: Stripe sync is not installed in this build (storage/stripe_sync.py "
+                         "is missing); remove the stripe source or unset STRIPE_API_KEY"]) from None
+    api_key = (env.get("STRIPE_API_KEY") or "").strip()
+    if not api_key:
+        raise SyncError([f"{source.name}: STRIPE_API_KEY is not set; set it to a restricted read-only key"])
+    options = dict(source.options)
+    return stripe_sync.sync_stripe(
+        engine, api_key=api_key, api_base=options.get("api_base") or env.get("STRIPE_API_BASE") or None,
+        now=now.replace(tzinfo=dt.UTC), currency=options.get("currency"),
+        currency_rates=options.get("currency_rates"), dry_run=dry_run, source=source.name)
+
+
+def _write(engine: Engine, source: SourceDef, tables: list[TableRows], now: dt.datetime, reporting_tz: str,
+           dry_run: bool, run_id: int | None) -> SyncReport:
+    specs = file_specs(ZoneInfo(reporting_tz))
+    report = SyncReport(source.name, dry_run=dry_run)
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    tables = sorted(tables, key=lambda t: order[t.table])
+    with engine.connect() as conn, conn.begin() as transaction:
+        if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # a real transaction from the first read (see importer)
+        known = set(conn.scalars(select(Account.account_id)))
+        problems: list[str] = []
+        validated = []
+        for t in tables:
+            checked = validate_rows(f"{source.name}:{t.table}", specs[t.table], t.columns, t.rows, known)
+            problems.extend(checked.problems)
+            if checked.total_problems > len(checked.problems):
+                problems.append(f"{source.name}:{t.table}: ... and "
+                                f"{checked.total_problems - len(checked.problems)} more problems")
+            report.notes.extend(f"warning: {w}" for w in checked.warnings)
+            validated.append((t, checked))
+        if problems:
+            transaction.rollback()
+            raise SyncError(problems)
+        total = 0
+        for t, checked in validated:
+            changes = write_table(conn, checked.spec, checked.present, checked.rows, source=source.name,
+                                  whole=t.whole)
+            report.tables[t.table] = changes
+            total += len(checked.rows)
+            record_load(conn, table=t.table, source=source.name, loaded_at=now, rows=len(checked.rows),
+                        detail=f"run {run_id}" if run_id else "csbot sync")
+        if dry_run:
+            transaction.rollback()
+            return report
+        _finish_run(conn, source.name, now, run_id, "ok", total, "\n".join(report.lines()), None)
+    return report
+
+
+def _finish_run(conn: Connection, source: str, now: dt.datetime, run_id: int | None, state: str,
+                rows: int | None, report: str | None, error: str | None) -> None:
+    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finished = max(finished, now)
+    values = {"state": state, "finished_at": finished, "rows": rows, "report": report, "error": error}
+    if run_id is not None:
+        conn.execute(update(SourceRun).where(SourceRun.id == run_id).values(**values))
+    else:
+        conn.execute(insert(SourceRun).values(source=source, started_at=now, **values))
+
+
+def _record_failure(engine: Engine, source: str, now: dt.datetime, run_id: int | None, error: str) -> None:
+    with engine.begin() as conn:
+        _finish_run(conn, source, now, run_id, "failed", None, None, error)
+
+
+def _record_success(engine: Engine, source: str, now: dt.datetime, run_id: int | None, report: SyncReport) -> None:
+    rows = sum(c.added + c.changed for c in report.tables.values())
+    with engine.begin() as conn:
+        _finish_run(conn, source, now, run_id, "ok", rows, "\n".join(report.lines()), None)
