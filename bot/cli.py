@@ -132,6 +132,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     try:
         today = clock.today(config, as_of)
         answer = answer_text(engine, text, today, config)
+        fresh = _freshness(engine, answer)
     except (UserError, PeriodError) as exc:
         if as_json:
             payload: dict = {"error": str(exc)}
@@ -144,9 +145,32 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps(answer_to_json(answer), default=str))
+        click.echo(json.dumps(answer_to_json(answer) | fresh.as_json(), default=str))
     else:
         Console().print(render(answer))
+        _print_freshness(fresh, config)
+
+
+def _freshness(engine, answer):
+    """How fresh the data behind `answer` is (sources.md), with the configured stale thresholds."""
+    from bot.settings import SettingsError
+    from bot.sources import freshness_policy
+    from kpi_core.freshness import answer_freshness
+
+    try:
+        policy = freshness_policy()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with engine.connect() as conn:
+        return answer_freshness(conn, answer, clock.utcnow(), policy)
+
+
+def _print_freshness(fresh, config: KpiConfig) -> None:
+    words = fresh.words(config.tz)
+    if words:
+        Console().print(words, style="dim", markup=False, highlight=False)
+    for warning in fresh.warnings(config.tz):
+        Console().print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
 @main.command()
@@ -434,6 +458,14 @@ def manifest(url: str | None) -> None:
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
+
+def _register_more_commands() -> None:
+    from bot.cli_sources import register
+
+    register(main)
+
+
+_register_more_commands()
 
 if __name__ == "__main__":
     main()

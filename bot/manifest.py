@@ -22,6 +22,7 @@ BOT_SCOPES = [
     "files:write",  # the digest chart
     "im:write",  # telling a subscriber that their subscription fails
     "channels:history", "groups:history",  # finding a post whose recording was cut short (exactly once)
+    "users:read", "users:read.email",  # owners given by e-mail: users.lookupByEmail
 ]
 
 

@@ -53,6 +53,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CSBOT_NOW", None,
             "Pin the current instant for the scheduler and jobs (e.g. `2026-01-05T08:00:00Z`): for tests and "
             "replays only."),
+    Setting("CSBOT_SOURCES", None,
+            "YAML file declaring the sources `csbot sync` and the scheduler read (SQL warehouse, HubSpot, Stripe); "
+            "see Sources. `${VAR}` in it is replaced by the environment variable VAR."),
+    Setting("CSBOT_IMPORT_STALE_AFTER", None,
+            "When tables filled by `csbot import` count as stale (e.g. `7d`); never when unset. Synced tables use "
+            "their source's `stale_after` (default 36h)."),
+    Setting("HUBSPOT_ACCESS_TOKEN", None,
+            "HubSpot private-app access token (scopes crm.objects.companies.read, crm.objects.owners.read) for "
+            "`kind: hubspot` sources.", True),
+    Setting("HUBSPOT_API_URL", "https://api.hubapi.com",
+            "HubSpot API base URL; point it at a local stand-in for offline tests."),
+    Setting("STRIPE_API_KEY", None,
+            "Stripe (restricted, read-only) key; when set and the sources file declares no `kind: stripe` source, "
+            "a source named `stripe` is synced too.", True),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
