@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.jobs import digest_job, risk_job
+from bot.jobs import digest_job, risk_job, sync_job
 from bot.jobs.context import LATE_AFTER, JobContext
 from bot.jobs.leader import Leader, make_leader
 from bot.jobs.posting import DeliveryFailure, LostLeadership, Posted, record_failure, record_success
@@ -141,6 +141,12 @@ def tick(ctx: JobContext, now: dt.datetime | None = None) -> list[Outcome]:
     """Do whatever is due at `now` (default: the context's clock); what happened, per run touched."""
     now = now or ctx.now()
     outcomes: list[Outcome] = []
+    try:  # sources first: a digest due at the same time then reads the fresh data
+        for synced in sync_job.sync_due_sources(ctx, now):
+            outcomes.append(Outcome(f"sync:{synced.source}", "synced" if synced.report else "failed",
+                                    detail="; ".join(synced.problems)))
+    except Exception:
+        log.exception("the source syncs failed; trying again at the next tick")
     for sub in subs.active_subscriptions(ctx.engine):
         try:
             outcome = run_due(ctx, sub, now)
@@ -282,6 +288,9 @@ class SchedulerService:
                           next_run_time=now)
         scheduler.add_job(self._interval_tick, IntervalTrigger(seconds=self.tick_seconds), id="tick")
         scheduler.add_job(self._sync, IntervalTrigger(seconds=self.sync_seconds), id="sync")
+        for source in self.ctx.sources:  # each source at its exact time (the tick catches up on misses)
+            scheduler.add_job(self._cron_fire, sync_job.source_trigger(source, self.ctx.config.tz), args=[0],
+                              id=f"source-{source.name}")
         self._scheduler = scheduler
         if not log.isEnabledFor(logging.DEBUG):  # APScheduler logs every run at INFO: twice a second in tests
             logging.getLogger("apscheduler").setLevel(logging.ERROR)
