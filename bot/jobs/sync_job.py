@@ -48,7 +48,7 @@ def run_sync(engine: Engine, source: SourceDef, *, now: dt.datetime, reporting_t
     try:
         report = sync_source(engine, source, now=now, reporting_tz=reporting_tz, dry_run=dry_run, run_id=run_id)
     except SyncError as exc:
-        log.warning("sync of %s failed: %s", source.name, exc.problems[0] if exc.problems else exc)
+        log.info("sync of %s failed: %s", source.name, exc.problems[0] if exc.problems else exc)
         return SyncOutcome(source.name, None, tuple(exc.problems))
     if not dry_run:
         report.notes.extend(_owner_notes(engine, client, now))
@@ -130,6 +130,7 @@ def _ran_since(engine: Engine, source: str, fire: dt.datetime) -> bool:
 def report_failure(ctx: JobContext, source: SourceDef, problems: tuple[str, ...], now: dt.datetime) -> None:
     """Tell every subscribed channel that `source` failed, with the problem; the previous data stays."""
     shown = list(problems[:5]) + ([f"... and {len(problems) - 5} more"] if len(problems) > 5 else [])
+    log.error("the scheduled sync of %s failed: %s", source.name, shown[0] if shown else "")
     text = (f":x: The scheduled sync of *{escape(source.name)}* failed at {now:%Y-%m-%d %H:%M} UTC; nothing was "
             "written and the previous data stays. Digests say so until it succeeds.\n```"
             + escape("\n".join(shown))[:2500] + "```\nFix it, then run `csbot sync " + escape(source.name) + "`.")
