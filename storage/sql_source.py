@@ -38,7 +38,8 @@ def _read_only(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def read_sql_source(source: SourceDef, since: dt.datetime, env: Mapping[str, str]) -> list[TableRows]:
+def read_sql_source(source: SourceDef, since: dt.datetime, env: Mapping[str, str],
+                    reporting_tz: str = "UTC") -> list[TableRows]:
     """Run every SELECT of `source` in one read-only transaction; SyncError names what failed."""
     try:
         engine = create_engine(database_url(source.url))

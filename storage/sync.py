@@ -47,6 +47,7 @@ class TableRows:
     columns: tuple[str, ...]
     rows: list[Any]
     whole: bool
+    notes: tuple[str, ...] = ()  # for the report, e.g. rows the source left out and why
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class RunRecord:
     error: str | None
 
 
-Reader = Callable[[SourceDef, dt.datetime, Mapping[str, str]], list[TableRows]]
+Reader = Callable[[SourceDef, dt.datetime, Mapping[str, str], str], list[TableRows]]
+"""(source, :since as naive UTC, environment, reporting time zone) -> what the source returned."""
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -123,7 +125,7 @@ def sync_source(
             with engine.connect() as conn:
                 since = since_for(conn, source)
             reader = _reader(source.kind)
-            tables = reader(source, since, env)
+            tables = reader(source, since, env, reporting_tz)
             report = _write(engine, source, tables, now, reporting_tz, dry_run, run_id)
     except SyncError as exc:
         if not dry_run:
@@ -184,6 +186,7 @@ def _write(engine: Engine, source: SourceDef, tables: list[TableRows], now: dt.d
                 problems.append(f"{source.name}:{t.table}: ... and "
                                 f"{checked.total_problems - len(checked.problems)} more problems")
             report.notes.extend(f"warning: {w}" for w in checked.warnings)
+            report.notes.extend(t.notes)
             validated.append((t, checked))
         if problems:
             transaction.rollback()

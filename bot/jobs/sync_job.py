@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -43,10 +44,12 @@ class SyncOutcome:
 
 
 def run_sync(engine: Engine, source: SourceDef, *, now: dt.datetime, reporting_tz: str, dry_run: bool = False,
-             client: WebClient | None = None, run_id: int | None = None) -> SyncOutcome:
+             client: WebClient | None = None, run_id: int | None = None,
+             env: Mapping[str, str] | None = None) -> SyncOutcome:
     """Sync one source; then (not on a dry run) resolve owner e-mails when a Slack client is given."""
     try:
-        report = sync_source(engine, source, now=now, reporting_tz=reporting_tz, dry_run=dry_run, run_id=run_id)
+        report = sync_source(engine, source, now=now, reporting_tz=reporting_tz, dry_run=dry_run, run_id=run_id,
+                             env=env)
     except SyncError as exc:
         log.info("sync of %s failed: %s", source.name, exc.problems[0] if exc.problems else exc)
         return SyncOutcome(source.name, None, tuple(exc.problems))
