@@ -126,14 +126,14 @@ def sync_source(
                 since = since_for(conn, source)
             reader = _reader(source.kind)
             tables = reader(source, since, env, reporting_tz)
-            report = _write(engine, source, tables, now, reporting_tz, dry_run, run_id)
+            report = _write(engine, source, tables, now, reporting_tz, dry_run, run_id, started)
     except SyncError as exc:
         if not dry_run:
-            _record_failure(engine, source.name, now, run_id, str(exc))
+            _record_failure(engine, source.name, now, run_id, str(exc), started)
         raise
     report.seconds = time.monotonic() - started
     if source.kind == "stripe" and not dry_run:
-        _record_success(engine, source.name, now, run_id, report)
+        _record_success(engine, source.name, now, run_id, report, started)
     return report
 
 
@@ -168,7 +168,7 @@ def _sync_stripe(engine: Engine, source: SourceDef, now: dt.datetime, env: Mappi
 
 
 def _write(engine: Engine, source: SourceDef, tables: list[TableRows], now: dt.datetime, reporting_tz: str,
-           dry_run: bool, run_id: int | None) -> SyncReport:
+           dry_run: bool, run_id: int | None, started: float) -> SyncReport:
     specs = file_specs(ZoneInfo(reporting_tz))
     report = SyncReport(source.name, dry_run=dry_run)
     order = {kind: i for i, kind in enumerate(KINDS)}
@@ -202,14 +202,15 @@ def _write(engine: Engine, source: SourceDef, tables: list[TableRows], now: dt.d
         if dry_run:
             transaction.rollback()
             return report
-        _finish_run(conn, source.name, now, run_id, "ok", total, "\n".join(report.lines()), None)
+        report.seconds = time.monotonic() - started
+        _finish_run(conn, source.name, now, run_id, "ok", total, "\n".join(report.lines()), None, started)
     return report
 
 
 def _finish_run(conn: Connection, source: str, now: dt.datetime, run_id: int | None, state: str,
-                rows: int | None, report: str | None, error: str | None) -> None:
-    finished = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    finished = max(finished, now)
+                rows: int | None, report: str | None, error: str | None, started: float) -> None:
+    """Record how a run ended; `now` is its start on the injected clock, so the end is `now` + time taken."""
+    finished = now + dt.timedelta(seconds=time.monotonic() - started)
     values = {"state": state, "finished_at": finished, "rows": rows, "report": report, "error": error}
     if run_id is not None:
         conn.execute(update(SourceRun).where(SourceRun.id == run_id).values(**values))
@@ -217,12 +218,14 @@ def _finish_run(conn: Connection, source: str, now: dt.datetime, run_id: int | N
         conn.execute(insert(SourceRun).values(source=source, started_at=now, **values))
 
 
-def _record_failure(engine: Engine, source: str, now: dt.datetime, run_id: int | None, error: str) -> None:
+def _record_failure(engine: Engine, source: str, now: dt.datetime, run_id: int | None, error: str,
+                    started: float) -> None:
     with engine.begin() as conn:
-        _finish_run(conn, source, now, run_id, "failed", None, None, error)
+        _finish_run(conn, source, now, run_id, "failed", None, None, error, started)
 
 
-def _record_success(engine: Engine, source: str, now: dt.datetime, run_id: int | None, report: SyncReport) -> None:
+def _record_success(engine: Engine, source: str, now: dt.datetime, run_id: int | None, report: SyncReport,
+                    started: float) -> None:
     rows = sum(c.added + c.changed for c in report.tables.values())
     with engine.begin() as conn:
-        _finish_run(conn, source, now, run_id, "ok", rows, "\n".join(report.lines()), None)
+        _finish_run(conn, source, now, run_id, "ok", rows, "\n".join(report.lines()), None, started)
