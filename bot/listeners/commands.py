@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.listeners.replies import command_text, guarded, reply
+from bot.listeners.status import is_status_request, reply_status
 from bot.listeners.subscriptions import handle_atrisk_subscription
 from bot.services import Services
 
@@ -26,6 +27,9 @@ def register(app: App, services: Services) -> None:
         words = (body.get("text") or "").split()
         if body.get("command") == "/atrisk" and words and words[0].lower() in {"subscribe", "unsubscribe"}:
             handle_atrisk_subscription(services, client, body, words[0].lower())
+            return
+        if is_status_request(body):
+            reply_status(services, client, body)
             return
         reply(services, client, body, text, services.today())
 
