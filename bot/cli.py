@@ -75,6 +75,20 @@ def import_cmd(paths: tuple[Path, ...], db_url: str | None) -> None:
         click.echo(f"{f.kind}: {f.rows:,} rows from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
+    if any(f.kind == "accounts" for f in report.files):
+        _resolve_owner_emails(db_url)
+
+
+def _resolve_owner_emails(db_url: str | None) -> None:
+    """Owner e-mails just imported become Slack users when SLACK_BOT_TOKEN is set (else at the next sync)."""
+    from bot.cli_sources import owner_notes
+
+    engine = open_store(db_url)
+    try:
+        for note in owner_notes(engine):
+            click.echo(f"  {note}")
+    finally:
+        engine.dispose()
 
 
 def _load_demo(engine, accounts: int, seed: int, as_of) -> None:

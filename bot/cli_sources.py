@@ -38,6 +38,14 @@ def _slack_client():
         raise click.ClickException(str(exc)) from exc
 
 
+def owner_notes(engine) -> list[str]:
+    """Resolve owner e-mails now (with SLACK_BOT_TOKEN) and say what matched nobody."""
+    from bot.jobs.sync_job import owner_notes as notes
+    from kpi_core import clock
+
+    return notes(engine, _slack_client(), clock.utcnow())
+
+
 def register(main: click.Group) -> None:
     @main.command()
     @click.argument("names", nargs=-1, metavar="[SOURCE]...")

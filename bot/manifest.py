@@ -31,7 +31,7 @@ def slash_commands() -> list[dict[str, str]]:
     ids = ", ".join(k.id for k in catalog().all())
     commands = [
         {"command": "/kpi", "description": f"Any customer-success KPI: {ids}"[:2000],
-         "usage_hint": f"<kpi id> {SCOPE_HINT} | list | help [id]"},
+         "usage_hint": f"<kpi id> {SCOPE_HINT} | list | help [id] | status"},
     ]
     commands += [{"command": c, "description": d, "usage_hint": SCOPE_HINT} for c, d in SHORTCUT_DESCRIPTIONS.items()]
     commands += [

@@ -134,3 +134,16 @@ def test_stripe_without_its_module_is_a_clear_failure(tmp_path: Path) -> None:
             "stripe source or unset STRIPE_API_KEY"]
     else:  # after the merge with issue #12 the implicit source reaches Stripe's sync (no server here: it fails)
         assert result.returncode == 1 and result.stderr.startswith("stripe: failed")
+
+
+def test_imported_owner_emails_without_a_slack_token_are_listed(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/store.db"
+    (tmp_path / "accounts.csv").write_text("account_id,name,signed_up_at,owner_email\n"
+                                           "A1,Acme,2026-01-05,Ann@Example.com\nA2,Beta,2026-01-05,ann@example.com\n")
+    imported = run(["import", str(tmp_path / "accounts.csv"), "--db", db])
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.splitlines()[-1] == (
+        "  unresolved owner e-mail: ann@example.com (2 accounts); set SLACK_BOT_TOKEN to resolve owner e-mails")
+    status = run(["status", "--db", db])
+    assert status.stdout.splitlines()[-3:-1] == ["Owner e-mails matching no Slack user:",
+                                                 "  ann@example.com (2 accounts)"]

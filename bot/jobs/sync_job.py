@@ -29,7 +29,7 @@ from storage.sources_file import SourceDef
 from storage.sync import claim_run, sync_source
 from storage.sync_report import SyncError, SyncReport
 
-__all__ = ["SyncOutcome", "due_sync", "run_sync", "source_trigger", "sync_due_sources"]
+__all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources"]
 
 log = logging.getLogger("csbot.jobs.sync")
 
@@ -54,11 +54,12 @@ def run_sync(engine: Engine, source: SourceDef, *, now: dt.datetime, reporting_t
         log.info("sync of %s failed: %s", source.name, exc.problems[0] if exc.problems else exc)
         return SyncOutcome(source.name, None, tuple(exc.problems))
     if not dry_run:
-        report.notes.extend(_owner_notes(engine, client, now))
+        report.notes.extend(owner_notes(engine, client, now))
     return SyncOutcome(source.name, report)
 
 
-def _owner_notes(engine: Engine, client: WebClient | None, now: dt.datetime) -> list[str]:
+def owner_notes(engine: Engine, client: WebClient | None, now: dt.datetime) -> list[str]:
+    """Resolve owner e-mails with `client` (when given) and list those that match nobody."""
     if client is not None:
         try:
             return resolve_owners(engine, client, now)
