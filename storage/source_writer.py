@@ -8,8 +8,10 @@ Shared by every sync (sql, hubspot) and meant for CSV import too (import: `prese
   for the others, an existing row keeps them. So a CRM never blanks MRR and Stripe never blanks owners.
 - Keyed tables are upserted on their key; rows whose written columns already hold these values are left
   alone and not counted, so a second sync with nothing new changes nothing.
-- usage: the rows replace the (account_id, UTC day) slices they cover; a slice whose stored rows already
-  equal the new ones is left alone.
+- usage, whole table: the rows replace the (account_id, UTC day) slices they cover (a slice whose stored
+  rows already equal the new ones is left alone). usage from `:since`: merged into the slices they cover
+  (each distinct event kept max(stored, new) times), because a `:since` window holds only part of the
+  slices at its edge: replacing them would delete the rows before the window.
 - `whole=True` (a SELECT without `:since`): rows (usage: slices) this source wrote before and no longer
   returns are removed; rows written by import or other sources never are (storage/provenance.py).
 """
@@ -147,25 +149,34 @@ def _typed(column: Any, text: str) -> Any:
 
 
 def _write_usage(conn: Connection, spec: FileSpec, rows: list[list[Any]], source: str, whole: bool) -> TableChanges:
+    """Whole table: each slice returned replaces the stored one (unless equal); slices this source wrote
+    before and no longer returns are removed. `:since` rows: merged into their slices (see `_merge`)."""
     table = spec.table
     names = spec.names
     changes = TableChanges()
     new_by_slice: dict[tuple[str, dt.date], list[tuple]] = defaultdict(list)
     for row in rows:
-        values = tuple(row[names.index(n)] for n in names)
+        values = tuple(row)
         new_by_slice[(values[0], values[2].date())].append(values)
     slices = sorted(new_by_slice)
     for start in range(0, len(slices), _BATCH):
         chunk = slices[start : start + _BATCH]
         stored = _stored_slices(conn, table, names, chunk)
+        doomed: list[int] = []
+        fresh: list[tuple] = []
         for piece in chunk:
             old = stored.get(piece, [])
             new = new_by_slice[piece]
-            if Counter(r[1:] for r in old) == Counter(new):
-                continue
-            changes.removed += _delete_slices(conn, table, [piece])
-            conn.execute(insert(table), [dict(zip(names, r, strict=True)) for r in new])
-            changes.added += len(new)
+            if whole:
+                if Counter(r[1:] for r in old) != Counter(new):
+                    doomed.extend(r[0] for r in old)
+                    fresh.extend(new)
+            else:
+                fresh.extend(_merge(old, new))
+        changes.removed += _delete_ids(conn, table, doomed)
+        if fresh:
+            conn.execute(insert(table), [dict(zip(names, r, strict=True)) for r in fresh])
+            changes.added += len(fresh)
     slice_keys = [(account, day.isoformat()) for account, day in slices]
     if whole:
         gone = claim_rows(conn, source, "usage", slice_keys)
@@ -175,21 +186,46 @@ def _write_usage(conn: Connection, spec: FileSpec, rows: list[list[Any]], source
     return changes
 
 
-def _slice_condition(table: Any, piece: tuple[str, dt.date]) -> Any:
-    start = dt.datetime.combine(piece[1], dt.time())
-    return and_(table.c.account_id == piece[0], table.c.occurred_at >= start,
-                table.c.occurred_at < start + dt.timedelta(days=1))
+def _merge(old: list[tuple], new: list[tuple]) -> list[tuple]:
+    """The rows of `new` a slice still lacks: each distinct event kept as many times as the larger of its
+    stored and new counts. A `:since` window re-reads part of a slice (it starts mid-day, or filters on
+    load time): re-read rows are not doubled, late rows are added, and rows outside the window stay."""
+    have = Counter(r[1:] for r in old)
+    out: list[tuple] = []
+    for event, count in Counter(new).items():
+        out.extend([event] * max(0, count - have[event]))
+    return out
 
 
 def _stored_slices(conn: Connection, table: Any, names: tuple[str, ...],
                    chunk: list[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], list[tuple]]:
-    out: dict[tuple[str, dt.date], list[tuple]] = defaultdict(list)
+    """The stored rows (id first) of the slices in `chunk`: one indexed range read per chunk."""
+    wanted = set(chunk)
+    accounts = sorted({a for a, _ in chunk})
+    low = dt.datetime.combine(min(d for _, d in chunk), dt.time())
+    high = dt.datetime.combine(max(d for _, d in chunk), dt.time()) + dt.timedelta(days=1)
     stmt = select(table.c.id, *[table.c[n] for n in names]).where(
-        or_(*[_slice_condition(table, piece) for piece in chunk]))
+        table.c.account_id.in_(accounts), table.c.occurred_at >= low, table.c.occurred_at < high)
+    out: dict[tuple[str, dt.date], list[tuple]] = defaultdict(list)
     for row in conn.execute(stmt):
         values = tuple(row)
-        out[(values[1], values[3].date())].append(values)
+        piece = (values[1], values[3].date())
+        if piece in wanted:
+            out[piece].append(values)
     return out
+
+
+def _delete_ids(conn: Connection, table: Any, ids: list[int]) -> int:
+    removed = 0
+    for start in range(0, len(ids), 5_000):
+        removed += conn.execute(delete(table).where(table.c.id.in_(ids[start : start + 5_000]))).rowcount or 0
+    return removed
+
+
+def _slice_condition(table: Any, piece: tuple[str, dt.date]) -> Any:
+    start = dt.datetime.combine(piece[1], dt.time())
+    return and_(table.c.account_id == piece[0], table.c.occurred_at >= start,
+                table.c.occurred_at < start + dt.timedelta(days=1))
 
 
 def _delete_slices(conn: Connection, table: Any, pieces: list[tuple[str, dt.date]]) -> int:

@@ -123,11 +123,14 @@ def test_second_sync_with_nothing_new_changes_nothing(store: Engine, warehouse: 
     assert rows(store, UsageEvent.id, UsageEvent.account_id, UsageEvent.occurred_at) == before
 
 
-def test_since_reads_late_rows_within_the_overlap_and_replaces_their_slices(
+def test_since_reads_late_rows_within_the_overlap_and_merges_them_into_their_slices(
         store: Engine, warehouse: Warehouse) -> None:
     seed(warehouse)
+    # an event early on 11-28, loaded at once: outside the second run's window (received_at >= 11-28 05:00)
+    warehouse.insert("segment.tracks", [
+        track("e0", "A1", "u5", "search", dt.datetime(2026, 11, 28, 0, 30), dt.datetime(2026, 11, 28, 0, 31))])
     source = source_of(warehouse)  # overlap 3d: second run at T0+1d reads received_at >= T0-2d = 11-28 05:00
-    sync_source(store, source, now=T0)
+    assert sync_source(store, source, now=T0).tables["usage"].added == 4
     # a late event of 11-28 (A1's slice) loaded after the first sync, and one loaded long ago that the
     # window no longer reaches (received 11-20): only the first is read
     warehouse.insert("segment.tracks", [
@@ -135,11 +138,28 @@ def test_since_reads_late_rows_within_the_overlap_and_replaces_their_slices(
         track("e5", "A2", "u8", "export", dt.datetime(2026, 11, 19, 12, 0), dt.datetime(2026, 11, 20, 0, 0)),
     ])
     report = sync_source(store, source, now=T0 + dt.timedelta(days=1))
-    # the 11-28 slice of A1 held 2 rows; it now holds the 3 the window returns for it
-    assert (report.tables["usage"].added, report.tables["usage"].removed) == (3, 2)
+    # the window re-reads e1, e2 (kept once), adds e4, and leaves e0 (before the window) alone
+    assert (report.tables["usage"].added, report.tables["usage"].removed) == (1, 0)
     assert rows(store, UsageEvent.account_id, UsageEvent.user_id, UsageEvent.occurred_at) == [
         ("A1", "u1", dt.datetime(2026, 11, 28, 10)), ("A1", "u2", dt.datetime(2026, 11, 28, 23, 30)),
-        ("A1", "u3", dt.datetime(2026, 11, 28, 12)), ("A2", "u9", dt.datetime(2026, 11, 29, 7))]
+        ("A1", "u3", dt.datetime(2026, 11, 28, 12)), ("A1", "u5", dt.datetime(2026, 11, 28, 0, 30)),
+        ("A2", "u9", dt.datetime(2026, 11, 29, 7))]
+
+
+def test_a_whole_usage_table_replaces_its_slices_and_removes_the_ones_it_no_longer_returns(
+        store: Engine, warehouse: Warehouse) -> None:
+    seed(warehouse)
+    whole = parse_sources(sources_yaml(warehouse).replace(" WHERE received_at >= :since", ""),
+                          {"WH_URL": warehouse.url})[0]
+    sync_source(store, whole, now=T0)
+    warehouse.run(f"DELETE FROM {warehouse.t('segment.tracks')} WHERE id IN ('e2', 'e3')")
+    warehouse.insert("segment.tracks", [
+        track("e4", "A1", "u1", "export", dt.datetime(2026, 11, 28, 10, 0), dt.datetime(2026, 11, 30, 6, 0))])
+    report = sync_source(store, whole, now=T0 + dt.timedelta(days=1))
+    # A1 on 11-28 now holds e1 and e4 (an identical event: both kept); A2's 11-29 slice is gone
+    assert (report.tables["usage"].added, report.tables["usage"].removed) == (2, 3)
+    assert rows(store, UsageEvent.account_id, UsageEvent.user_id, UsageEvent.occurred_at) == [
+        ("A1", "u1", dt.datetime(2026, 11, 28, 10)), ("A1", "u1", dt.datetime(2026, 11, 28, 10))]
 
 
 def test_since_is_bound_to_the_previous_successful_start_minus_overlap(store: Engine,
