@@ -191,20 +191,44 @@ def _write(engine: Engine, source: SourceDef, tables: list[TableRows], now: dt.d
         if problems:
             transaction.rollback()
             raise SyncError(problems)
+        report.notes.extend(_shared_columns(conn, source.name, validated))
         total = 0
         for t, checked in validated:
             changes = write_table(conn, checked.spec, checked.present, checked.rows, source=source.name,
                                   whole=t.whole)
             report.tables[t.table] = changes
             total += len(checked.rows)
+            run = f"run {run_id}" if run_id else "csbot sync"
             record_load(conn, table=t.table, source=source.name, loaded_at=now, rows=len(checked.rows),
-                        detail=f"run {run_id}" if run_id else "csbot sync")
+                        detail=f"{run}; {_COLUMNS}{','.join(checked.present)}")
         if dry_run:
             transaction.rollback()
             return report
         report.seconds = time.monotonic() - started
         _finish_run(conn, source.name, now, run_id, "ok", total, "\n".join(report.lines()), None, started)
     return report
+
+
+_COLUMNS = "columns: "
+"""How a sync's table load records the columns it wrote (in `table_loads.detail`)."""
+
+
+def _shared_columns(conn: Connection, source: str, validated: list) -> list[str]:
+    """Warnings for columns another source also writes: each column should have one owning source."""
+    from storage.freshness import table_loads
+
+    notes = []
+    for t, checked in validated:
+        mine = set(checked.present) - set(checked.spec.key)
+        for load in table_loads(conn):
+            if load.table != t.table or load.source in (source, "import") or _COLUMNS not in (load.detail or ""):
+                continue
+            theirs = set((load.detail or "").split(_COLUMNS, 1)[1].split(","))
+            for column in sorted(mine & theirs):
+                notes.append(f"warning: {source}:{t.table}: {column}: also written by source {load.source}; "
+                             "give each column one source (leave it out of one of them), or they overwrite each "
+                             "other at every sync")
+    return notes
 
 
 def _finish_run(conn: Connection, source: str, now: dt.datetime, run_id: int | None, state: str,

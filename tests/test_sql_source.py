@@ -314,3 +314,17 @@ def test_two_sources_own_their_columns_and_neither_blanks_the_other(
     assert rows(store, Revenue.account_id, Revenue.month, Revenue.product, Revenue.mrr) == [
         ("A1", dt.date(2026, 10, 1), "core", Decimal("100.00")),
         ("A1", dt.date(2026, 11, 1), "core", Decimal("250.50"))]
+
+
+def test_two_sources_writing_one_column_are_warned_about(store: Engine, warehouse: Warehouse) -> None:
+    seed(warehouse)
+    crm = source_of(warehouse, name="crm", tickets=False, usage=False)
+    other = parse_sources(
+        f"sources:\n  hr:\n    kind: sql\n    url: ${{WH_URL}}\n    tables:\n"
+        f"      accounts: SELECT id AS account_id, company AS name, created AS signed_up_at"
+        f" FROM {warehouse.t('crm.accounts')}\n", {"WH_URL": warehouse.url})[0]
+    assert sync_source(store, crm, now=T0).notes == []
+    notes = sync_source(store, other, now=T0).notes
+    assert notes == [
+        f"warning: hr:accounts: {column}: also written by source crm; give each column one source (leave it out "
+        "of one of them), or they overwrite each other at every sync" for column in ("name", "signed_up_at")]
