@@ -34,7 +34,8 @@ from storage.source_writer import write_table
 from storage.sources_file import SourceDef
 from storage.sync_report import SyncError, SyncReport
 
-__all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "since_for", "sync_source"]
+__all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "since_for", "sync_source",
+           "take_over_run"]
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -86,6 +87,23 @@ def claim_run(engine: Engine, source: str, run_key: str, *, now: dt.datetime, cl
                 claimed_by=claimed_by).returning(SourceRun.id)).scalar_one()
     except IntegrityError:
         return None
+
+
+def take_over_run(engine: Engine, run_key: str, *, now: dt.datetime, claimed_by: str,
+                  older_than: dt.timedelta) -> int | None:
+    """Take over a scheduled run left 'running' (its process stopped) since before `now - older_than`;
+    its id, or None when there is none such (finished, or still young)."""
+    now = _naive_utc(now)
+    with engine.begin() as conn:
+        row = conn.execute(select(SourceRun.id, SourceRun.claimed_by).where(
+            SourceRun.run_key == run_key, SourceRun.state == "running",
+            SourceRun.started_at < now - older_than)).first()
+        if row is None:
+            return None
+        done = conn.execute(update(SourceRun).where(SourceRun.id == row.id, SourceRun.state == "running",
+                                                    SourceRun.claimed_by == row.claimed_by)
+                            .values(claimed_by=claimed_by, started_at=now))
+        return row.id if done.rowcount else None
 
 
 def last_runs(conn: Connection) -> dict[str, dict[str, RunRecord]]:

@@ -122,3 +122,19 @@ def test_a_failed_sync_keeps_the_data_tells_the_subscribers_and_the_digest_says_
     assert "The numbers below are from the last successful load, not refreshed." in top
     assert "Data as of Sat 10 Jan 05:00, warehouse" in blocks
     assert message.text.startswith("Data sync failed; numbers not refreshed. ")
+
+
+def test_a_run_left_running_by_a_stopped_process_is_run_again_after_an_hour(store: Engine, api, warehouse) -> None:
+    from storage.sync import claim_run
+
+    warehouse.insert("crm.accounts", [{"id": "A1", "company": "Acme", "created": "2026-01-05", "segment": None,
+                                       "owner_email": None}])
+    claim_run(store, "warehouse", "sync:warehouse:2026-01-10T04:00Z", now=utc("2026-01-10T04:00:00"),
+              claimed_by="dead:1:x")
+    clock = SetClock(utc("2026-01-10T04:30:00"))
+    ctx = make_ctx(store, api, clock, identity="live:2:y", config=BERLIN, sources=source(warehouse))
+    assert scheduler.tick(ctx) == []  # half an hour: it may still be running
+    clock.set("2026-01-10T05:00:01")
+    assert [o.action for o in scheduler.tick(ctx)] == ["synced"]
+    assert runs(store) == [("warehouse", "sync:warehouse:2026-01-10T04:00Z", "ok", "live:2:y")]
+    assert scheduler.tick(ctx) == []

@@ -26,7 +26,7 @@ from storage import subscriptions as subs
 from storage.models import SourceRun
 from storage.owner_emails import unresolved_emails
 from storage.sources_file import SourceDef
-from storage.sync import claim_run, sync_source
+from storage.sync import claim_run, sync_source, take_over_run
 from storage.sync_report import SyncError, SyncReport
 
 __all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources"]
@@ -34,6 +34,9 @@ __all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger
 log = logging.getLogger("csbot.jobs.sync")
 
 _LOOKBACK = dt.timedelta(days=2)
+ABANDONED_AFTER = dt.timedelta(hours=1)
+"""A scheduled run still 'running' after this long was left by a process that stopped (only the leader
+ticks, one tick at a time): the leader runs it again."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,18 @@ def sync_due_sources(ctx: JobContext, now: dt.datetime | None = None) -> list[Sy
     out: list[SyncOutcome] = []
     for source in ctx.sources:
         fire = due_sync(source, ctx.config.tz, now)
-        if fire is None or _ran_since(ctx.engine, source.name, fire):
+        if fire is None:
             continue
         key = f"sync:{source.name}:{fire:%Y-%m-%dT%H:%M}Z"
-        run_id = claim_run(ctx.engine, source.name, key, now=now, claimed_by=ctx.identity)
-        if run_id is None:
-            continue  # another replica has it
+        run_id = take_over_run(ctx.engine, key, now=now, claimed_by=ctx.identity, older_than=ABANDONED_AFTER)
+        if run_id is not None:
+            log.warning("%s was left running by a process that stopped: running it again", key)
+        elif _ran_since(ctx.engine, source.name, fire):
+            continue
+        else:
+            run_id = claim_run(ctx.engine, source.name, key, now=now, claimed_by=ctx.identity)
+            if run_id is None:
+                continue  # another replica has it
         if not ctx.still_leader():
             log.warning("%s: no longer the scheduler; the run stays claimed and unfinished", key)
             break
