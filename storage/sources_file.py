@@ -201,8 +201,9 @@ def _duration(at: str, key: str, raw: Any, default: dt.timedelta, problems: list
 def _sql(at: str, source: SourceDef, body: dict[str, Any], problems: list[str]) -> SourceDef:
     url = body.get("url")
     if not isinstance(url, str) or not url.strip():
-        problems.append(f"{at}: url: missing; give the SQLAlchemy URL of the database to read, "
-                        "e.g. url: ${WAREHOUSE_URL}")
+        if not any(p.startswith(f"{at}: url: environment variable") for p in problems):
+            problems.append(f"{at}: url: missing; give the SQLAlchemy URL of the database to read, "
+                            "e.g. url: ${WAREHOUSE_URL}")
         url = None
     else:
         from sqlalchemy.engine import make_url

@@ -75,7 +75,6 @@ sources:
     assert problems(text) == [
         "s.yml: bad name!: the name may hold only letters, digits, '-' and '_' (at most 64)",
         "s.yml: bad name!: url: environment variable NOPE is not set",
-        "s.yml: bad name!: url: missing; give the SQLAlchemy URL of the database to read, e.g. url: ${WAREHOUSE_URL}",
         "s.yml: w2: colour: unknown key for kind sql (known: kind, overlap, schedule, stale_after, tables, url)",
         "s.yml: w2: schedule: '5am' is not a time of day; use HH:MM, e.g. \"05:00\"",
         "s.yml: w2: overlap: 'forever' is not a duration; use e.g. 3d, 36h or 90m",

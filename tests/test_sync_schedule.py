@@ -138,3 +138,18 @@ def test_a_run_left_running_by_a_stopped_process_is_run_again_after_an_hour(stor
     assert [o.action for o in scheduler.tick(ctx)] == ["synced"]
     assert runs(store) == [("warehouse", "sync:warehouse:2026-01-10T04:00Z", "ok", "live:2:y")]
     assert scheduler.tick(ctx) == []
+
+
+def test_the_scheduler_refuses_to_start_with_a_broken_sources_file(store: Engine, api, tmp_path: Path) -> None:
+    from bot.jobs.context import JobContext
+    from kpi_core.types import UserError
+    from tests.jobs_helpers import client_for
+
+    bad = tmp_path / "sources.yml"
+    bad.write_text("sources:\n  w:\n    kind: sql\n    url: ${NOPE}\n    tables: {accounts: SELECT 1}\n")
+    with pytest.raises(UserError) as caught:
+        JobContext.from_env(store, client_for(api), BERLIN, {"CSBOT_SOURCES": str(bad)})
+    assert str(caught.value) == (f"the sources file (CSBOT_SOURCES) has problems:\n  {bad}: w: url: environment "
+                                 "variable NOPE is not set")
+    good = JobContext.from_env(store, client_for(api), BERLIN, {"STRIPE_API_KEY": "rk_1"})
+    assert [s.name for s in good.sources] == ["stripe"]
