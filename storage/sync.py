@@ -34,7 +34,7 @@ from storage.source_writer import write_table
 from storage.sources_file import SourceDef
 from storage.sync_report import SyncError, SyncReport
 
-__all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "since_for", "sync_source",
+__all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "ran_since", "since_for", "sync_source",
            "take_over_run"]
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -104,6 +104,13 @@ def take_over_run(engine: Engine, run_key: str, *, now: dt.datetime, claimed_by:
                                                     SourceRun.claimed_by == row.claimed_by)
                             .values(claimed_by=claimed_by, started_at=now))
         return row.id if done.rowcount else None
+
+
+def ran_since(engine: Engine, source: str, at: dt.datetime) -> bool:
+    """True when a run of `source` (scheduled or manual, in any state) started at or after `at`."""
+    with engine.connect() as conn:
+        return conn.scalar(select(SourceRun.id).where(SourceRun.source == source,
+                                                      SourceRun.started_at >= _naive_utc(at)).limit(1)) is not None
 
 
 def last_runs(conn: Connection) -> dict[str, dict[str, RunRecord]]:

@@ -17,16 +17,15 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from bot.jobs.context import JobContext
 from bot.owner_lookup import resolve_owners
 from bot.render.blocks import escape
 from storage import subscriptions as subs
-from storage.models import SourceRun
 from storage.owner_emails import unresolved_emails
 from storage.sources_file import SourceDef
-from storage.sync import claim_run, sync_source, take_over_run
+from storage.sync import claim_run, ran_since, sync_source, take_over_run
 from storage.sync_report import SyncError, SyncReport
 
 __all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources"]
@@ -113,7 +112,7 @@ def sync_due_sources(ctx: JobContext, now: dt.datetime | None = None) -> list[Sy
         run_id = take_over_run(ctx.engine, key, now=now, claimed_by=ctx.identity, older_than=ABANDONED_AFTER)
         if run_id is not None:
             log.warning("%s was left running by a process that stopped: running it again", key)
-        elif _ran_since(ctx.engine, source.name, fire):
+        elif ran_since(ctx.engine, source.name, fire):
             continue
         else:
             run_id = claim_run(ctx.engine, source.name, key, now=now, claimed_by=ctx.identity)
@@ -130,14 +129,6 @@ def sync_due_sources(ctx: JobContext, now: dt.datetime | None = None) -> list[Sy
             log.info("%s: %s", key, "; ".join(outcome.report.lines()))
         out.append(outcome)
     return out
-
-
-def _ran_since(engine: Engine, source: str, fire: dt.datetime) -> bool:
-    """A run of `source` (any, scheduled or manual) started at or after `fire`."""
-    at = fire.astimezone(dt.UTC).replace(tzinfo=None)
-    with engine.connect() as conn:
-        return conn.scalar(select(SourceRun.id).where(SourceRun.source == source, SourceRun.started_at >= at)
-                           .limit(1)) is not None
 
 
 def report_failure(ctx: JobContext, source: SourceDef, problems: tuple[str, ...], now: dt.datetime) -> None:
