@@ -60,3 +60,16 @@ def test_kpi_status_lists_sources_loads_and_schema(stack) -> None:
            "SELECT failed: timeout; last success Sat 28 Nov 2026 04:02" in text
     assert "surveys: 1 rows from warehouse, Sat 28 Nov 2026 04:02 (2 days ago)" in text
     assert "Schema version: 0008" in text
+
+
+def test_a_shared_answer_keeps_its_freshness_words(stack) -> None:
+    import json
+
+    _, _, name, _ = stack.command("/nps", "2026-11")
+    share = next(e for b in stack.answer(name)["blocks"] if b["type"] == "actions" for e in b["elements"])
+    status, _ = stack.click(share["action_id"], share["value"])
+    assert status == 200
+    blocks = stack.api.wait_for("chat.postMessage")[0].params["blocks"]
+    text = json.dumps(blocks)
+    assert "Data as of Sat 28 Nov 04:02, warehouse" in text and "Stale data" in text
+    assert "Shared by" in json.dumps(blocks[-1])

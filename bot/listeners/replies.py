@@ -74,11 +74,11 @@ def build_reply(services: Services, text: str, today: dt.date) -> tuple[dict[str
     share = encode_request(text, today)
     blocks = answer_blocks(answer, share_value=share)
     at = len(blocks) - 1 if blocks and isinstance(blocks[-1], ActionsBlock) else len(blocks)
-    blocks[at:at] = _freshness_blocks(services, answer)  # under the answer, above the share button
+    blocks[at:at] = freshness_blocks(services, answer)  # under the answer, above the share button
     return {"blocks": blocks_json(blocks), "text": answer_text(answer)}, answer
 
 
-def _freshness_blocks(services: Services, answer: Answer) -> list:
+def freshness_blocks(services: Services, answer: Answer) -> list:
     """"Data as of ..." and the stale / failed-source warnings for `answer` (nothing when never loaded)."""
     from bot.render.freshness_blocks import answer_freshness_blocks
     from bot.sources import freshness_policy
