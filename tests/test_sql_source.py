@@ -328,3 +328,17 @@ def test_two_sources_writing_one_column_are_warned_about(store: Engine, warehous
     assert notes == [
         f"warning: hr:accounts: {column}: also written by source crm; give each column one source (leave it out "
         "of one of them), or they overwrite each other at every sync" for column in ("name", "signed_up_at")]
+
+
+def test_the_source_database_is_used_read_only(store: Engine, warehouse: Warehouse) -> None:
+    seed(warehouse)
+    writer = parse_sources(
+        f"sources:\n  warehouse:\n    kind: sql\n    url: ${{WH_URL}}\n    tables:\n"
+        f"      accounts: DELETE FROM {warehouse.t('crm.accounts')} RETURNING id AS account_id, company AS name,"
+        " created AS signed_up_at\n", {"WH_URL": warehouse.url})[0]
+    with pytest.raises(SyncError) as caught:
+        sync_source(store, writer, now=T0)
+    assert caught.value.problems[0].startswith("warehouse:accounts: the SELECT failed: ")
+    assert "read-only" in caught.value.problems[0] or "readonly" in caught.value.problems[0]
+    with warehouse.engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {warehouse.t('crm.accounts')}").scalar() == 2
