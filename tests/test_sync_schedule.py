@@ -153,3 +153,42 @@ def test_the_scheduler_refuses_to_start_with_a_broken_sources_file(store: Engine
                                  "variable NOPE is not set")
     good = JobContext.from_env(store, client_for(api), BERLIN, {"STRIPE_API_KEY": "rk_1"})
     assert [s.name for s in good.sources] == ["stripe"]
+
+
+# ------------------------------------------------------------------------------------- real processes
+
+
+def test_two_scheduler_processes_sync_each_run_once(pg_url, api, channels, tmp_path: Path, warehouse) -> None:
+    """Two `csbot scheduler` processes on one Postgres store, pinned just after 05:00 Berlin: one sync."""
+    from storage.db import make_engine, upgrade
+    from tests.jobs_helpers import Proc, wait_until
+
+    warehouse.insert("crm.accounts", [{"id": "A1", "company": "Acme", "created": "2026-01-05", "segment": None,
+                                       "owner_email": None}])
+    (tmp_path / "sources.yml").write_text(
+        "sources:\n  warehouse:\n    kind: sql\n    url: ${WH_URL}\n    tables:\n"
+        "      accounts: SELECT id AS account_id, company AS name, created AS signed_up_at FROM crm_accounts\n")
+    (tmp_path / "csbot.yml").write_text("reporting_timezone: Europe/Berlin\n")
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    env = {"CSBOT_DATABASE_URL": pg_url, "CSBOT_SLACK_API_URL": api.base_url, "SLACK_BOT_TOKEN": "xoxb-test-token",
+           "CSBOT_NOW": "2026-01-10T04:00:05Z", "CSBOT_SCHEDULER_TICK_SECONDS": "0.5", "CSBOT_LOG_LEVEL": "INFO",
+           "CSBOT_AS_OF": "", "CSBOT_CONFIG": str(tmp_path / "csbot.yml"),
+           "CSBOT_SOURCES": str(tmp_path / "sources.yml"), "WH_URL": warehouse.url}
+    procs = [Proc(["scheduler"], env, tmp_path / f"sched-{n}.log") for n in "ab"]
+    try:
+        wait_until(lambda: [r for r in runs(engine) if r[2] == "ok"], 60, "the sync to run")
+        wait_until(lambda: all("now the scheduler leader" in p.output() or "standing by" in p.output()
+                               for p in procs), 30, "both processes to settle")
+        leader = next(p for p in procs if "now the scheduler leader" in p.output())
+        assert leader.stop() == 0  # the other one takes over, ticks at the same pinned instant: nothing to sync
+        (other,) = [p for p in procs if p is not leader]
+        wait_until(lambda: "first tick as the leader" in other.output(), 30, "the standby's first tick")
+        assert [r[:3] for r in runs(engine)] == [("warehouse", "sync:warehouse:2026-01-10T04:00Z", "ok")]
+        with engine.connect() as conn:
+            assert conn.scalars(select(Account.name)).all() == ["Acme"]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.stop(5)
+        engine.dispose()
