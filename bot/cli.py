@@ -262,6 +262,7 @@ def serve(port: int | None, db_url: str | None) -> None:
         sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
                       [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
+    _check_sources_file()
     config = _config()
     engine = open_store(db_url)
     try:
@@ -283,6 +284,13 @@ def serve(port: int | None, db_url: str | None) -> None:
     finally:
         if service is not None:
             service.stop()
+
+
+def _check_sources_file() -> None:
+    """Validate CSBOT_SOURCES at start: every problem listed, then exit 2 (sources.md)."""
+    from bot.cli_sources import check_sources_file
+
+    check_sources_file()
 
 
 def _exit_on_sigterm() -> None:

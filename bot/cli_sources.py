@@ -12,17 +12,22 @@ DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
                          help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
 
 
-def _sources():
+def _sources(what: str = "nothing was synced"):
     from bot.sources import configured_sources
     from storage.sources_file import SourcesFileError
 
     try:
         return configured_sources()
     except SourcesFileError as exc:
-        click.echo("csbot: the sources file (CSBOT_SOURCES) has problems; nothing was synced:", err=True)
+        click.echo(f"csbot: the sources file (CSBOT_SOURCES) has problems; {what}:", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
+
+
+def check_sources_file() -> None:
+    """At start (`csbot serve`): a broken sources file stops it with every problem listed."""
+    _sources("fix them and start again")
 
 
 def _slack_client():

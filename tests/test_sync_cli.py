@@ -147,3 +147,16 @@ def test_imported_owner_emails_without_a_slack_token_are_listed(tmp_path: Path) 
     status = run(["status", "--db", db])
     assert status.stdout.splitlines()[-3:-1] == ["Owner e-mails matching no Slack user:",
                                                  "  ann@example.com (2 accounts)"]
+
+
+def test_serve_stops_at_start_listing_every_sources_file_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "sources.yml"
+    bad.write_text("sources:\n  w:\n    kind: sql\n    tables: {orders: SELECT 1}\n")
+    result = run(["serve", "--db", f"sqlite:///{tmp_path}/x.db"],
+                 {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "a" * 32, "CSBOT_SOURCES": str(bad)})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "csbot: the sources file (CSBOT_SOURCES) has problems; fix them and start again:",
+        f"  {bad}: w: url: missing; give the SQLAlchemy URL of the database to read, e.g. url: ${{WAREHOUSE_URL}}",
+        f"  {bad}: w: tables: orders: not a data-contract table; use accounts, revenue, invoices, surveys, tickets, "
+        "usage, costs"]
