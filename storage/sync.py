@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +40,8 @@ __all__ = ["EPOCH", "RunRecord", "TableRows", "claim_run", "last_runs", "ran_sin
            "take_over_run"]
 
 EPOCH = dt.datetime(1970, 1, 1)
+
+log = logging.getLogger("csbot.sync")
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,10 @@ def sync_source(
     run_id: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> SyncReport:
-    """Sync `source` into the store (module doc); `run_id` is the claimed run of a scheduled sync."""
-    import os
+    """Sync `source` into the store (module doc); `run_id` is the claimed run of a scheduled sync.
 
+    Any other error (the store refusing a write, a driver bug) is recorded and raised as a SyncError too.
+    """
     env = os.environ if env is None else env
     started = time.monotonic()
     now = _naive_utc(now)
@@ -156,6 +161,17 @@ def sync_source(
         if not dry_run:
             _record_failure(engine, source.name, now, run_id, str(exc), started)
         raise
+    except Exception as exc:
+        log.exception("sync of %s failed unexpectedly", source.name)
+        lines = str(exc).strip().splitlines()
+        error = SyncError([f"{source.name}: {exc.__class__.__name__}: {lines[0] if lines else 'unexpected error'}"
+                           " (nothing was written; see the log)"])
+        if not dry_run:
+            try:
+                _record_failure(engine, source.name, now, run_id, str(error), started)
+            except Exception:
+                log.exception("the failed sync of %s could not be recorded either", source.name)
+        raise error from exc
     report.seconds = time.monotonic() - started
     if source.kind == "stripe" and not dry_run:
         _record_success(engine, source.name, now, run_id, report, started)

@@ -342,3 +342,19 @@ def test_the_source_database_is_used_read_only(store: Engine, warehouse: Warehou
     assert "read-only" in caught.value.problems[0] or "readonly" in caught.value.problems[0]
     with warehouse.engine.connect() as conn:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {warehouse.t('crm.accounts')}").scalar() == 2
+
+
+def test_an_unexpected_error_is_recorded_and_named(store: Engine, warehouse: Warehouse, monkeypatch) -> None:
+    import storage.sync as sync_module
+
+    seed(warehouse)
+
+    def broken_write(*args, **kwargs):
+        raise RuntimeError("disk full\nmore detail")
+
+    monkeypatch.setattr(sync_module, "_write", broken_write)
+    with pytest.raises(SyncError) as caught:
+        sync_source(store, source_of(warehouse), now=T0)
+    assert caught.value.problems == ["warehouse: RuntimeError: disk full (nothing was written; see the log)"]
+    with store.connect() as conn:
+        assert last_runs(conn)["warehouse"]["last"].error == caught.value.problems[0]
