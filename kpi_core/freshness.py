@@ -92,13 +92,16 @@ def answer_tables(answer: Answer) -> tuple[str, ...]:
     """The data-contract tables an answer read."""
     if isinstance(answer, KpiAnswer):
         names = catalog().get(answer.result.kpi).tables
+        scope = answer.result.scope
+        if scope.segment or scope.owner:  # the scope is read from the accounts table
+            names = (*names, "accounts")
     elif isinstance(answer, HealthAnswer | OverviewAnswer | AtRiskAnswer):
         names = catalog().get("health").tables
     elif isinstance(answer, CatalogAnswer):
         names = ()
     else:
         raise TypeError(f"unknown answer {answer!r}")
-    return tuple(_CONTRACT_NAME.get(n, n) for n in names)
+    return tuple(dict.fromkeys(_CONTRACT_NAME.get(n, n) for n in names))
 
 
 def answer_freshness(conn: Connection, answer: Answer, now: dt.datetime, policy: FreshnessPolicy) -> Freshness:

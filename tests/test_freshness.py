@@ -96,11 +96,18 @@ def test_a_source_whose_last_run_failed_is_listed_with_its_error(store: Engine) 
 
 def test_answers_read_the_tables_of_their_kpi() -> None:
     from kpi_core.answers import CatalogAnswer, KpiAnswer
+    from kpi_core.types import Scope
 
-    class R:  # the only field answer_tables reads
+    class R:  # the only fields answer_tables reads
         kpi = "stickiness"
+        scope = Scope()
+
+    class BySegment(R):
+        scope = Scope(segment="smb")
 
     assert answer_tables(KpiAnswer("/kpi stickiness", R())) == ("usage",)  # type: ignore[arg-type]
+    assert answer_tables(KpiAnswer("/kpi stickiness segment:smb", BySegment())) == (  # type: ignore[arg-type]
+        "usage", "accounts")
     assert answer_tables(CatalogAnswer("/kpi list", ())) == ()
 
 
