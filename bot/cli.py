@@ -142,6 +142,20 @@ def import_cmd(paths: tuple[Path, ...], replace: bool, yes: bool, db_url: str | 
         click.echo(f"{f.kind}: {_rows(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
+    if any(f.kind == "accounts" for f in report.files):
+        _resolve_owner_emails(db_url)
+
+
+def _resolve_owner_emails(db_url: str | None) -> None:
+    """Owner e-mails just imported become Slack users when SLACK_BOT_TOKEN is set (else at the next sync)."""
+    from bot.cli_sources import owner_notes
+
+    engine = open_store(db_url)
+    try:
+        for note in owner_notes(engine):
+            click.echo(f"  {note}")
+    finally:
+        engine.dispose()
 
 
 @main.command("delete-account")
@@ -234,6 +248,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     try:
         today = clock.today(config, as_of)
         answer = answer_text(engine, text, today, config)
+        fresh = _freshness(engine, answer)
     except (UserError, PeriodError) as exc:
         if as_json:
             payload: dict = {"error": str(exc)}
@@ -246,9 +261,32 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     finally:
         engine.dispose()
     if as_json:
-        click.echo(json.dumps(answer_to_json(answer), default=str))
+        click.echo(json.dumps(answer_to_json(answer) | fresh.as_json(), default=str))
     else:
         Console().print(render(answer))
+        _print_freshness(fresh, config)
+
+
+def _freshness(engine, answer):
+    """How fresh the data behind `answer` is (sources.md), with the configured stale thresholds."""
+    from bot.settings import SettingsError
+    from bot.sources import freshness_policy
+    from kpi_core.freshness import answer_freshness
+
+    try:
+        policy = freshness_policy()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with engine.connect() as conn:
+        return answer_freshness(conn, answer, clock.utcnow(), policy)
+
+
+def _print_freshness(fresh, config: KpiConfig) -> None:
+    words = fresh.words(config.tz)
+    if words:
+        Console().print(words, style="dim", markup=False, highlight=False)
+    for warning in fresh.warnings(config.tz):
+        Console().print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
 @main.command()
@@ -363,6 +401,7 @@ def serve(port: int | None, db_url: str | None) -> None:
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
                       [settings.bot_token, settings.signing_secret or "", settings.app_token or "",
                        setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or ""])
+    _check_sources_file()
     config = _config()
     engine = _existing_store(db_url)
     try:
@@ -407,6 +446,13 @@ def _stripe_webhook(engine, config: KpiConfig, token: str):
         raise click.ClickException(str(exc)) from exc
     return StripeWebhook(ctx, secret, lambda customer: sync_from_settings(engine, config, customer=customer),
                          account_of)
+
+
+def _check_sources_file() -> None:
+    """Validate CSBOT_SOURCES at start: every problem listed, then exit 2 (sources.md)."""
+    from bot.cli_sources import check_sources_file
+
+    check_sources_file()
 
 
 def _exit_on_sigterm() -> None:
@@ -600,36 +646,6 @@ def scan_risk(dry_run: bool, channel: str | None, as_of: str | None, db_url: str
         sys.exit(1)
 
 
-@main.command("sync")
-@click.argument("sources", nargs=-1)
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@DB_OPTION
-def sync_cmd(sources: tuple[str, ...], dry_run: bool, db_url: str | None) -> None:
-    """Sync data from a source into the store: `csbot sync stripe` (see docs/stripe.md)."""
-    from bot.settings import SettingsError
-    from bot.stripe_source import sync_from_settings
-    from storage.sync_report import SyncError
-
-    unknown = [s for s in sources if s != "stripe"]
-    if not sources or unknown:
-        problem = f"unknown source {unknown[0]!r}" if unknown else "name a source"
-        raise click.UsageError(f"{problem}; accepted: stripe (e.g. csbot sync stripe --dry-run)")
-    config = _config()
-    engine = open_store(db_url)
-    try:
-        report = sync_from_settings(engine, config, dry_run=dry_run)
-    except SettingsError as exc:
-        click.echo(f"csbot sync: {exc}", err=True)
-        sys.exit(2)
-    except SyncError as exc:
-        click.echo("Sync failed; the store is unchanged.", err=True)
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    finally:
-        engine.dispose()
-    click.echo("\n".join(report.lines()))
-
-
 @main.command()
 @click.option("--url", default=None, metavar="URL",
               help="Public https URL of /slack/events for HTTP mode (default: a Socket Mode manifest).")
@@ -653,6 +669,13 @@ def _add_history_commands() -> None:
 
 _add_history_commands()
 
+def _register_more_commands() -> None:
+    from bot.cli_sources import register
+
+    register(main)
+
+
+_register_more_commands()
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ BOT_SCOPES = [
     "channels:history", "groups:history",  # finding a post whose recording was cut short (exactly once)
     "channels:read", "groups:read",  # conversations.info: the channel creator, for a subscription's time zone
     "users:read",  # users.info: that creator's time zone
+    "users:read.email",  # owners given by e-mail: users.lookupByEmail
 ]
 
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -37,6 +38,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.open": ("im:write",),
     "files.upload.v2": ("files:write",),  # files_upload_v2: getUploadURLExternal + completeUploadExternal
     "users.info": ("users:read",),
+    "users.lookupByEmail": ("users:read.email",),
     "views.open": (),
 }
 """Scopes each Slack Web API method csbot calls needs (tests/test_manifest_scopes.py scans the code for calls)."""
@@ -48,7 +50,7 @@ def slash_commands() -> list[dict[str, str]]:
     commands = [
         {"command": "/kpi", "description": f"Any customer-success KPI: {ids}"[:2000],
          "usage_hint": f"<kpi id> {SCOPE_HINT} [by segment|owner|month|week] | list | help [id] | segments | owners"
-                       " | features"},
+                       " | features | status"},
     ]
     commands += [{"command": c, "description": d, "usage_hint": SCOPE_HINT} for c, d in SHORTCUT_DESCRIPTIONS.items()]
     commands += [

@@ -73,12 +73,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds an idle or stalled HTTP connection is kept before waitress closes it."),
     Setting("STRIPE_API_KEY", None,
             "Stripe secret or restricted key (read access to customers, subscriptions, invoices, prices and "
-            "products) for `csbot sync stripe`; never logged.", True),
+            "products) for `csbot sync stripe`; when set and the sources file declares no `kind: stripe` source, a "
+            "source named `stripe` is synced too (`csbot sync`, the scheduler). Never logged.", True),
     Setting("CSBOT_STRIPE_API_BASE", "https://api.stripe.com",
             "Where Stripe's REST API is; point it at a local stand-in for offline tests."),
     Setting("STRIPE_WEBHOOK_SECRET", None,
             "Signing secret (`whsec_...`) of the Stripe webhook endpoint `/stripe/webhook` of `csbot serve` "
             "(HTTP mode); the endpoint answers 404 when unset.", True),
+    Setting("CSBOT_SOURCES", None,
+            "YAML file declaring the sources `csbot sync` and the scheduler read (SQL warehouse, HubSpot, Stripe); "
+            "see Sources. `${VAR}` in it is replaced by the environment variable VAR."),
+    Setting("CSBOT_IMPORT_STALE_AFTER", None,
+            "When tables filled by `csbot import` count as stale (e.g. `7d`); never when unset. Synced tables use "
+            "their source's `stale_after` (default 36h)."),
+    Setting("HUBSPOT_ACCESS_TOKEN", None,
+            "HubSpot private-app access token (scopes crm.objects.companies.read, crm.objects.owners.read) for "
+            "`kind: hubspot` sources.", True),
+    Setting("HUBSPOT_API_URL", "https://api.hubapi.com",
+            "HubSpot API base URL; point it at a local stand-in for offline tests."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}

@@ -130,8 +130,8 @@ def slack_user_id(s: str) -> str:
     if "@" in s:
         raise CellError(
             f"{s!r} is an e-mail address, not a Slack user id; write the person's member id (U0123ABCD: in Slack, "
-            "their profile > ... > Copy member ID), or leave the cell empty and map owners by e-mail with a "
-            "`csbot sync` source (sources.md)"
+            "their profile > ... > Copy member ID), or put the e-mail in the `owner_email` column instead: csbot "
+            "looks it up in Slack (users.lookupByEmail) when it imports or syncs"
         )
     raise CellError(f"{s!r} is not a Slack user id; use the member id, e.g. U0123ABCD (U or W, then capitals "
                     "and digits)")
@@ -156,6 +156,16 @@ def money(s: str) -> Decimal:
     if value >= _MONEY_LIMIT:
         raise CellError(f"{s} is too large; at most 999999999999.99")
     return value
+
+
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def email(s: str) -> str:
+    """An e-mail address (stored in lower case), at most 320 characters."""
+    if len(s) > 320 or not _EMAIL_RE.fullmatch(s):
+        raise CellError(f"{s!r} is not an e-mail address; use name@example.com")
+    return s.lower()
 
 
 def integer(minimum: int | None = None, why: str = "") -> Callable[[str], int]:
@@ -296,6 +306,7 @@ def file_specs(tz: ZoneInfo) -> dict[str, FileSpec]:
                 ("name", None, True),
                 ("segment", None, False),
                 ("owner_slack_id", slack_user_id, False),
+                ("owner_email", email, False),
                 ("signed_up_at", parse_date, True),
                 ("became_customer_at", parse_date, False),
                 ("first_value_at", parse_date, False),

@@ -55,6 +55,7 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(512))
     segment: Mapped[str | None] = mapped_column(String(128))
     owner_slack_id: Mapped[str | None] = mapped_column(String(64))
+    owner_email: Mapped[str | None] = mapped_column(String(320))  # resolved to owner_slack_id (owner_emails.py)
     signed_up_at: Mapped[dt.date] = mapped_column(Date)
     became_customer_at: Mapped[dt.date | None] = mapped_column(Date)
     first_value_at: Mapped[dt.date | None] = mapped_column(Date)
@@ -518,3 +519,39 @@ class ScheduledCancellation(Base):
     mrr: Mapped[Decimal] = mapped_column(Money)
 
     __table_args__ = (Index("ix_scheduled_cancellations_account", "account_id", "cancel_on"),)
+
+
+class SourceRun(Base):
+    """One sync of one source (`csbot sync` or the scheduler): when it started, how it ended.
+
+    `run_key` ("sync:{source}:{scheduled UTC time}") makes a scheduled run happen once however many
+    replicas fire it; manual runs have none. The start of the last 'ok' run is the `:since` high-water mark.
+    """
+
+    __tablename__ = "source_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    run_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    state: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    rows: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'ok', 'failed')", name="state"),
+        Index("ix_source_runs_source", "source", "state", "started_at"),
+    )
+
+
+class SlackUserByEmail(Base):
+    """The cache of Slack's users.lookupByEmail: an owner e-mail (lower case) and the user it names (or none)."""
+
+    __tablename__ = "slack_users_by_email"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    slack_user_id: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC

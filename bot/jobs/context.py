@@ -17,6 +17,8 @@ from bot.settings import grace_hours
 from kpi_core import clock
 from kpi_core.config import KpiConfig
 from kpi_core.risk import AtRisk, at_risk
+from kpi_core.types import UserError
+from storage.sources_file import SourceDef
 
 LATE_AFTER = dt.timedelta(minutes=2)
 """A run posted more than this after its scheduled time is marked as delayed."""
@@ -32,6 +34,17 @@ def find_at_risk(engine: Engine, today: dt.date, config: KpiConfig) -> list[AtRi
 def process_identity() -> str:
     """host:pid:random - unique per process run, stored as `claimed_by`."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _sources(env: Mapping[str, str]) -> tuple[SourceDef, ...]:
+    """The sources to sync on schedule; every problem of the sources file stops the start (UserError)."""
+    from bot.sources import configured_sources
+    from storage.sources_file import SourcesFileError
+
+    try:
+        return tuple(configured_sources(env))
+    except SourcesFileError as exc:
+        raise UserError("the sources file (CSBOT_SOURCES) has problems:\n  " + "\n  ".join(exc.problems)) from None
 
 
 def _always() -> bool:
@@ -50,6 +63,7 @@ class JobContext:
     still_leader: Callable[[], bool] = _always  # checked right before each post
     find_at_risk: FindAtRisk = find_at_risk
     sleep: Callable[[float], None] = time.sleep  # between retries of an ambiguous post
+    sources: tuple[SourceDef, ...] = ()  # the sources file's sources, synced on their schedules
 
     @classmethod
     def from_env(cls, engine: Engine, client: WebClient, config: KpiConfig,
@@ -60,6 +74,7 @@ class JobContext:
         values = {
             "grace": dt.timedelta(hours=grace_hours(env)),
             "as_of": clock.parse_as_of(pinned, "CSBOT_AS_OF") if pinned else None,
+            "sources": _sources(env),
         }
         values.update(overrides)
         return cls(engine, client, config, **values)

@@ -26,11 +26,15 @@ from bot.jobs.posting import (
     record_failure,
     record_success,
 )
-from bot.render.blocks import blocks_json
+from bot.render.blocks import MAX_BLOCKS, NOTIFICATION_TEXT_MAX, blocks_json, clip
 from bot.render.chart import digest_chart
 from bot.render.digest_blocks import digest_blocks, digest_text
+from bot.render.freshness_blocks import digest_freshness_blocks, digest_freshness_text
+from kpi_core import clock
+from kpi_core.catalog import catalog
 from kpi_core.config import KpiConfig
 from kpi_core.digest import DEFAULT_DIGEST_KPIS, DigestContent, build_digest
+from kpi_core.freshness import Freshness, freshness
 from kpi_core.periods import Period
 from kpi_core.types import UserError
 from storage import subscriptions as subs
@@ -65,7 +69,21 @@ def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow |
     kpis = (sub.kpis if sub is not None else None) or DEFAULT_DIGEST_KPIS
     cadence = sub.cadence if sub is not None else "week"
     content = build_digest(engine, today, config, kpis=kpis, cadence=cadence)
-    return DigestMessage(content, digest_text(content), blocks_json(digest_blocks(content, delayed=delayed)))
+    blocks = digest_blocks(content, delayed=delayed)
+    fresh = digest_freshness(engine, kpis)
+    blocks[1:1] = digest_freshness_blocks(fresh, config.tz)  # under the title: failed sources, stale warning
+    text = clip(digest_freshness_text(fresh) + digest_text(content), NOTIFICATION_TEXT_MAX)
+    return DigestMessage(content, text, blocks_json(blocks[:MAX_BLOCKS]))
+
+
+def digest_freshness(engine: Engine, kpis) -> Freshness:
+    """How fresh the tables behind a digest of `kpis` (and its health lists) are, now."""
+    from bot.sources import freshness_policy
+
+    names = {t for k in kpis for t in catalog().get(k).tables} | set(catalog().get("health").tables)
+    tables = sorted({"usage" if n == "usage_events" else n for n in names})
+    with engine.connect() as conn:
+        return freshness(conn, tables, clock.utcnow(), freshness_policy())
 
 
 def _put(url: str, data: bytes, timeout: float) -> None:

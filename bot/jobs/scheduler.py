@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.jobs import digest_job, risk_job, snapshot_job
+from bot.jobs import digest_job, risk_job, snapshot_job, sync_job
 from bot.jobs.context import LATE_AFTER, JobContext
 from bot.jobs.leader import Leader, make_leader
 from bot.jobs.posting import (
@@ -182,6 +182,12 @@ def tick(ctx: JobContext, now: dt.datetime | None = None) -> list[Outcome]:
     now = now or ctx.now()
     down_since = subs.heartbeat(ctx.engine, now)  # the previous tick: csbot was down since then
     outcomes: list[Outcome] = []
+    try:  # sources first: a digest due at the same time then reads the fresh data
+        for synced in sync_job.sync_due_sources(ctx, now):
+            outcomes.append(Outcome(f"sync:{synced.source}", "synced" if synced.report else "failed",
+                                    detail="; ".join(synced.problems)))
+    except Exception:
+        log.exception("the source syncs failed; trying again at the next tick")
     for sub in subs.active_subscriptions(ctx.engine):
         try:
             outcomes.extend(record_missed(ctx, sub, down_since, now))
@@ -339,6 +345,9 @@ class SchedulerService:
         scheduler.add_job(self._interval_tick, IntervalTrigger(seconds=self.tick_seconds), id="tick")
         scheduler.add_job(self._sync, IntervalTrigger(seconds=self.sync_seconds), id="sync")
         scheduler.add_job(self._snapshot, IntervalTrigger(seconds=self.tick_seconds), id="snapshot")
+        for source in self.ctx.sources:  # each source at its exact time (the tick catches up on misses)
+            scheduler.add_job(self._cron_fire, sync_job.source_trigger(source, self.ctx.config.tz), args=[0],
+                              id=f"source-{source.name}")
         self._scheduler = scheduler
         if not log.isEnabledFor(logging.DEBUG):  # APScheduler logs every run at INFO: twice a second in tests
             logging.getLogger("apscheduler").setLevel(logging.ERROR)

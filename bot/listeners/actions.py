@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.delivery import respond
-from bot.listeners.replies import decode_request, guarded, reply
+from bot.listeners.replies import decode_request, freshness_blocks, guarded, reply
 from bot.render.blocks import (
     PICK_ACCOUNT_ACTION,
     SHARE_ACTION,
@@ -40,8 +40,9 @@ def register(app: App, services: Services) -> None:
         channel = body["channel"]["id"]
         answer = ask(services.engine, text, today, services.kpi_config)
         try:
-            client.chat_postMessage(channel=channel, blocks=blocks_json(shared_blocks(answer, user)),
-                                    text=answer_text(answer))
+            shared = shared_blocks(answer, user)
+            shared[-1:-1] = freshness_blocks(services, answer)  # above "Shared by"
+            client.chat_postMessage(channel=channel, blocks=blocks_json(shared), text=answer_text(answer))
         except SlackApiError as exc:
             error = exc.response.get("error")
             hint = "Invite the bot to this channel (`/invite @csbot`) and share again." if error in {

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.listeners.backtest import handle_backtest, is_backtest
 from bot.listeners.replies import command_text, guarded, reply
+from bot.listeners.status import is_status_request, reply_status
 from bot.listeners.subscriptions import handle_atrisk_subscription
 from bot.services import Services
 from bot.workers import deferred
@@ -27,6 +28,9 @@ def register(app: App, services: Services) -> None:
             return
         if is_backtest(body):
             handle_backtest(services, client, body)
+            return
+        if is_status_request(body):
+            reply_status(services, client, body)
             return
         reply(services, client, body, text, services.today())
 

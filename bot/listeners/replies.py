@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.models.blocks import ActionsBlock
 
 from bot.delivery import DeliveryError, respond
 from bot.render.blocks import (
@@ -71,7 +72,22 @@ def build_reply(services: Services, text: str, today: dt.date) -> tuple[dict[str
         message = exc.reason if isinstance(exc, PeriodError) else str(exc)
         return {"blocks": blocks_json(error_blocks(message, _usage(text))), "text": escape(message)}, None
     share = encode_request(text, today)
-    return {"blocks": blocks_json(answer_blocks(answer, share_value=share)), "text": answer_text(answer)}, answer
+    blocks = answer_blocks(answer, share_value=share)
+    at = len(blocks) - 1 if blocks and isinstance(blocks[-1], ActionsBlock) else len(blocks)
+    blocks[at:at] = freshness_blocks(services, answer)  # under the answer, above the share button
+    return {"blocks": blocks_json(blocks), "text": answer_text(answer)}, answer
+
+
+def freshness_blocks(services: Services, answer: Answer) -> list:
+    """"Data as of ..." and the stale / failed-source warnings for `answer` (nothing when never loaded)."""
+    from bot.render.freshness_blocks import answer_freshness_blocks
+    from bot.sources import freshness_policy
+    from kpi_core import clock
+    from kpi_core.freshness import answer_freshness
+
+    with services.engine.connect() as conn:
+        fresh = answer_freshness(conn, answer, clock.utcnow(), freshness_policy())
+    return answer_freshness_blocks(fresh, services.kpi_config.tz)
 
 
 def reply(services: Services, client: WebClient, body: dict[str, Any], text: str, today: dt.date,

@@ -560,6 +560,16 @@ class FakeSlackApi:
         user.update(overrides)
         return {"ok": True, "user": user}
 
+    def _m_users_lookupByEmail(self, params: dict) -> dict:
+        email = str(params.get("email") or "").lower()
+        if not email:
+            return {"ok": False, "error": "invalid_arguments"}
+        for user_id, fields in self._users.items():
+            known = (fields.get("profile") or {}).get("email") or fields.get("email")
+            if known and known.lower() == email:
+                return self._m_users_info({"user": user_id})
+        return {"ok": False, "error": "users_not_found"}
+
     def _m_views_open(self, params: dict) -> dict:
         if not (params.get("trigger_id") or params.get("interactivity_pointer")):
             return {"ok": False, "error": "invalid_arguments"}
