@@ -80,8 +80,8 @@ def register(main: click.Group) -> None:
         failed = False
         try:
             for source in chosen:
-                outcome = run_sync(engine, source, now=clock.utcnow(), reporting_tz=config.reporting_timezone, config=config,
-                                   dry_run=dry_run, client=None if dry_run else _slack_client())
+                outcome = run_sync(engine, source, now=clock.utcnow(), reporting_tz=config.reporting_timezone,
+                                   config=config, dry_run=dry_run, client=None if dry_run else _slack_client())
                 if outcome.report is not None:
                     for line in outcome.report.lines():
                         click.echo(line)

@@ -17,12 +17,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 from bot.jobs.context import JobContext
 from bot.owner_lookup import resolve_owners
 from bot.render.blocks import escape
+from kpi_core.config import KpiConfig
 from storage import subscriptions as subs
 from storage.owner_emails import unresolved_emails
 from storage.sources_file import SourceDef
 from storage.sync import claim_run, ran_since, sync_source, take_over_run
-from kpi_core.config import KpiConfig
 from storage.sync_report import SyncError, SyncReport
 
 __all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources"]
