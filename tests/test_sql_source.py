@@ -296,7 +296,7 @@ def test_two_sources_own_their_columns_and_neither_blanks_the_other(
     # CSV import brings owners and MRR; the CRM source brings names and segments; the billing source MRR
     (tmp_path / "csv").mkdir()
     (tmp_path / "csv" / "accounts.csv").write_text(
-        "account_id,name,owner_slack_id,signed_up_at\nA1,Old name,U1,2026-01-05\nA2,Beta,U2,2026-02-01\n")
+        "account_id,name,owner_slack_id,signed_up_at\nA1,Old name,U01,2026-01-05\nA2,Beta,U02,2026-02-01\n")
     (tmp_path / "csv" / "revenue.csv").write_text("account_id,month,mrr\nA1,2026-10,100\n")
     import_paths(store, [tmp_path / "csv"])
     seed(warehouse)
@@ -310,7 +310,7 @@ def test_two_sources_own_their_columns_and_neither_blanks_the_other(
     sync_source(store, billing, now=T0)
     sync_source(store, crm, now=T0 + dt.timedelta(hours=1))
     assert rows(store, Account.account_id, Account.name, Account.segment, Account.owner_slack_id) == [
-        ("A1", "Acme", "smb", "U1"), ("A2", "Beta", "enterprise", "U2")]
+        ("A1", "Acme", "smb", "U01"), ("A2", "Beta", "enterprise", "U02")]
     assert rows(store, Revenue.account_id, Revenue.month, Revenue.product, Revenue.mrr) == [
         ("A1", dt.date(2026, 10, 1), "core", Decimal("100.00")),
         ("A1", dt.date(2026, 11, 1), "core", Decimal("250.50"))]

@@ -79,8 +79,8 @@ def test_wrong_key_is_one_line_and_nothing_is_written(fake, tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        "Sync failed; the store is unchanged.",
-        "stripe: STRIPE_API_KEY was refused by Stripe (401): check the key, e.g. a restricted key copied whole "
+        "stripe: failed; nothing was written",
+        "  stripe: STRIPE_API_KEY was refused by Stripe (401): check the key, e.g. a restricted key copied whole "
         "from the dashboard"]
     assert "sk_test_wrong" not in result.stderr + result.stdout
     assert _mrr(db) == {"accounts": 0}
@@ -96,9 +96,9 @@ def test_missing_rate_names_the_currency_and_nothing_is_written(fake, tmp_path):
 
 def test_missing_key_and_unknown_source(tmp_path):
     db = f"sqlite:///{tmp_path}/store.db"
-    missing = run(["sync", "stripe", "--db", db])
-    assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines()[0].startswith("csbot sync: STRIPE_API_KEY is not set")
-    unknown = run(["sync", "hubspot", "--db", db])
-    assert unknown.returncode == 2
-    assert "unknown source 'hubspot'; accepted: stripe" in unknown.stderr
+    missing = run(["sync", "stripe", "--db", db])  # no key: no implicit stripe source
+    assert missing.returncode == 1
+    assert "unknown source stripe; the sources are: none (set CSBOT_SOURCES or STRIPE_API_KEY)" in missing.stderr
+    unknown = run(["sync", "hubspot", "--db", db], {"STRIPE_API_KEY": KEY})
+    assert unknown.returncode == 1
+    assert "unknown source hubspot; the sources are: stripe" in unknown.stderr
