@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from bot.access import AccessPolicy
 from kpi_core import clock
 from kpi_core.config import KpiConfig
 
@@ -17,7 +18,10 @@ class Services:
     engine: Engine
     kpi_config: KpiConfig
     today: Callable[[], dt.date]
+    access: AccessPolicy = field(default_factory=AccessPolicy)
 
     @classmethod
-    def create(cls, engine: Engine, kpi_config: KpiConfig, as_of: dt.date | None = None) -> Services:
-        return cls(engine, kpi_config, lambda: clock.today(kpi_config, as_of))
+    def create(cls, engine: Engine, kpi_config: KpiConfig, as_of: dt.date | None = None,
+               access: AccessPolicy | None = None) -> Services:
+        """`access` defaults to the lists in CSBOT_ALLOWED_USERS, CSBOT_REVENUE_VIEWERS and CSBOT_LEADS."""
+        return cls(engine, kpi_config, lambda: clock.today(kpi_config, as_of), access or AccessPolicy.from_env())

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from bot.access import money_kpi_ids
 from bot.jobs.context import JobContext
 from bot.jobs.posting import (
     DeliveryFailure,
@@ -62,7 +63,13 @@ def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow |
     """The digest for `sub`'s KPIs and cadence (the defaults without a subscription), as of `today`."""
     kpis = (sub.kpis if sub is not None else None) or DEFAULT_DIGEST_KPIS
     cadence = sub.cadence if sub is not None else "week"
+    shared = sub is not None and sub.external_ok
+    if shared:  # a channel shared with another organisation: money never goes there
+        money = money_kpi_ids()
+        kpis = [k for k in kpis if k not in money] or [k for k in DEFAULT_DIGEST_KPIS if k not in money]
     content = build_digest(engine, today, config, kpis=kpis, cadence=cadence)
+    if shared:
+        content = replace(content, renewals=())
     return DigestMessage(content, digest_text(content), blocks_json(digest_blocks(content, delayed=delayed)))
 
 
