@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -28,8 +30,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
