@@ -234,7 +234,8 @@ def subscribe(engine: Engine, *, team_id: str, channel_id: str, kind: str, at_ti
     Subscribing again re-activates it, clears a failure and makes `created_by` the person told about
     problems. `owner_id` makes it personal (a DM channel, warnings about that owner's accounts only);
     `external_ok` records that an admin allowed a channel shared with another organisation.
-    `schedule_since` moves to `now` when the schedule changes (or it was inactive), so a run already due under the new schedule is not posted retroactively.
+    `schedule_since` moves to `now` when the schedule changes (or it was inactive), so a run already due
+    under the new schedule is not posted retroactively.
     """
     validate_schedule(kind, weekday, at_time, timezone, cadence)
     kpi_text = ",".join(kpis) if kpis else None
