@@ -19,7 +19,7 @@ from storage.models import (
     RiskAlert,
     Subscription,
 )
-from storage.subscriptions import SubscriptionRow, _naive, _sub_row
+from storage.subscriptions import AlertRow, SubscriptionRow, _alert_row, _naive, _sub_row
 
 
 def personal_subscription(engine: Engine, team_id: str, user_id: str) -> SubscriptionRow | None:
@@ -39,27 +39,31 @@ def managed_subscriptions(engine: Engine, team_id: str, user_id: str) -> list[Su
             Subscription.active.is_(True)).order_by(Subscription.channel_id, Subscription.kind))]
 
 
-def open_alerts_by_account(engine: Engine, team_id: str, account_ids: list[str],
-                           personal_owner: str | None = None) -> dict[str, int]:
-    """Per account, the id of its newest open, undismissed alert in the team (the one the buttons act on).
-
-    With `personal_owner`, alerts of that person's personal subscription come first when both exist.
-    """
+def open_alerts(engine: Engine, team_id: str, account_ids: list[str], viewer: str | None = None,
+                ) -> dict[str, list[AlertRow]]:
+    """Per account, the open (not dismissed) alert episodes that were warned about, of one subscription:
+    the viewer's personal one when it has any, else the oldest subscription of the team. Primary row first."""
     if not account_ids:
         return {}
-    query = (select(RiskAlert.id, RiskAlert.account_id, Subscription.owner_id)
+    query = (select(RiskAlert, Subscription.owner_id.label("sub_owner"))
              .join(Subscription, Subscription.id == RiskAlert.subscription_id)
              .where(Subscription.team_id == team_id, RiskAlert.closed_on.is_(None),
-                    RiskAlert.state.in_(("open", "acknowledged", "snoozed")),
-                    RiskAlert.delivery_key.is_not(None), RiskAlert.account_id.in_(account_ids))
-             .order_by(RiskAlert.id))
-    out: dict[str, tuple[bool, int]] = {}
+                    RiskAlert.state != "dismissed", RiskAlert.delivery_key.is_not(None),
+                    RiskAlert.account_id.in_(account_ids))
+             .order_by(RiskAlert.subscription_id, RiskAlert.id))
+    grouped: dict[str, dict[int, list[AlertRow]]] = {}
+    personal_sub: dict[str, int] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
-            rank = (personal_owner is not None and row.owner_id == personal_owner, row.id)
-            if row.account_id not in out or rank > out[row.account_id]:
-                out[row.account_id] = rank
-    return {account: rank[1] for account, rank in out.items()}
+            alert = _alert_row(row)
+            grouped.setdefault(alert.account_id, {}).setdefault(alert.subscription_id, []).append(alert)
+            if viewer is not None and row.sub_owner == viewer:
+                personal_sub[alert.account_id] = alert.subscription_id
+    out: dict[str, list[AlertRow]] = {}
+    for account, by_sub in grouped.items():
+        chosen = personal_sub.get(account, min(by_sub))
+        out[account] = by_sub[chosen]
+    return out
 
 
 def data_as_of(engine: Engine) -> dt.datetime | None:
