@@ -11,6 +11,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot import listeners
+from bot.access import user_of
 from bot.delivery import make_client
 from bot.render.blocks import apology_blocks, blocks_json
 from bot.services import Services
@@ -18,6 +19,8 @@ from bot.settings import SlackSettings
 
 log = logging.getLogger("csbot.app")
 
+USER_NOT_ALLOWED = ("csbot is limited to the people and user groups in CSBOT_ALLOWED_USERS. Ask your csbot admin "
+                    "to add you.")
 NOT_ALLOWED = "csbot is not enabled for this Slack workspace. Ask your csbot admin to add it to CSBOT_ALLOWED_TEAMS."
 
 
@@ -26,12 +29,20 @@ def _team_id(body: dict[str, Any]) -> str | None:
 
 
 def build_app(settings: SlackSettings, services: Services, client: WebClient | None = None) -> App:
-    client = client or make_client(settings.bot_token, settings.api_url)
-    app = App(
-        client=client,
-        signing_secret=settings.signing_secret or "",
-        logger=logging.getLogger("csbot.bolt"),
-    )
+    if settings.oauth is not None:  # many workspaces: each request gets its workspace's token from the store
+        from bot.oauth import oauth_settings
+
+        client = client or make_client(None, settings.api_url)
+        app = App(client=client, signing_secret=settings.signing_secret or "",
+                  oauth_settings=oauth_settings(settings.oauth, services.engine),
+                  logger=logging.getLogger("csbot.bolt"))
+    else:
+        client = client or make_client(settings.bot_token, settings.api_url)
+        app = App(
+            client=client,
+            signing_secret=settings.signing_secret or "",
+            logger=logging.getLogger("csbot.bolt"),
+        )
 
     if settings.allowed_teams:
 
@@ -43,6 +54,20 @@ def build_app(settings: SlackSettings, services: Services, client: WebClient | N
             log.warning("ignored a request from workspace %s (not in CSBOT_ALLOWED_TEAMS)", team)
             if body.get("command"):
                 payload = {"response_type": "ephemeral", "text": NOT_ALLOWED}
+                return BoltResponse(status=200, body=json.dumps(payload),
+                                    headers={"content-type": "application/json"})
+            return BoltResponse(status=200, body="")
+
+    if services.access.allowed:
+
+        @app.middleware
+        def only_allowed_users(body: dict[str, Any], client: WebClient, next) -> BoltResponse | None:  # noqa: A002
+            user = user_of(body)
+            if user is None or services.access.allows(client, _team_id(body) or "", user):
+                return next()
+            log.info("refused user %s (not in CSBOT_ALLOWED_USERS)", user)
+            if body.get("command"):
+                payload = {"response_type": "ephemeral", "text": USER_NOT_ALLOWED}
                 return BoltResponse(status=200, body=json.dumps(payload),
                                     headers={"content-type": "application/json"})
             return BoltResponse(status=200, body="")

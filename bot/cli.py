@@ -223,7 +223,8 @@ def serve(port: int | None, db_url: str | None) -> None:
         click.echo(f"csbot serve: {exc}", err=True)
         sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
-                      [settings.bot_token, settings.signing_secret or "", settings.app_token or ""])
+                      [settings.bot_token, settings.signing_secret or "", settings.app_token or "",
+                       *((settings.oauth.client_secret, settings.oauth.state_secret) if settings.oauth else ())])
     config = _config()
     engine = open_store(db_url)
     try:
@@ -231,7 +232,11 @@ def serve(port: int | None, db_url: str | None) -> None:
     except BoltError as exc:
         click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
         sys.exit(2)
-    service = _start_scheduler(engine, config, settings.bot_token) if _scheduler_on() else None
+    jobs_token = settings.bot_token or setting("SLACK_BOT_TOKEN")  # OAuth mode: jobs post with this token
+    if _scheduler_on() and not jobs_token:
+        click.echo("csbot: OAuth installs: scheduled digests and risk scans need SLACK_BOT_TOKEN for now; "
+                   "the scheduler is not started.", err=True)
+    service = _start_scheduler(engine, config, jobs_token) if _scheduler_on() and jobs_token else None
     _exit_on_sigterm()
     try:
         if settings.socket_mode:

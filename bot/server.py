@@ -12,6 +12,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine, text
 
 EVENTS_PATH = "/slack/events"
+OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")  # served only when OAuth installs are configured
 HEALTH_PATH = "/healthz"
 
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
@@ -52,7 +53,8 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
 
 
 def wsgi_app(app: App, engine: Engine) -> Callable:
-    """Bolt at /slack/events, a health check at /healthz (checks the database), 404 elsewhere."""
+    """Bolt at /slack/events (and the OAuth install paths in OAuth mode), a health check at /healthz (checks
+    the database), 404 elsewhere."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -67,7 +69,7 @@ def wsgi_app(app: App, engine: Engine) -> Callable:
                 status, body = "503 Service Unavailable", b"database unavailable\n"
             start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
-        if path == EVENTS_PATH:
+        if path == EVENTS_PATH or (path in OAUTH_PATHS and app.oauth_flow is not None):
             return bolt(environ, start_response)
         body = b"not found\n"
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
