@@ -10,8 +10,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access import EXTERNAL_REFUSED, limited_text
 from bot.delivery import respond
-from bot.listeners.replies import decode_request, guarded, reply
+from bot.listeners.replies import decode_request, guarded, reply, team_of
+from bot.redact import money_kpi_asked, without_money
 from bot.render.blocks import PICK_ACCOUNT_ACTION, SHARE_ACTION, answer_text, blocks_json, shared_blocks
 from bot.services import Services
 from kpi_core.answers import ask
@@ -33,7 +35,17 @@ def register(app: App, services: Services) -> None:
         text, today = decode_request(_value(body))
         user = body["user"]["id"]
         channel = body["channel"]["id"]
+        if services.access.is_external(client, channel):
+            respond(client, body, {"text": EXTERNAL_REFUSED.format(what="share answers"),
+                                   "replace_original": False})
+            return
+        money = services.access.sees_money(client, team_of(body), user)
+        if not money and money_kpi_asked(text):
+            respond(client, body, {"text": f"{limited_text()}.", "replace_original": False})
+            return
         answer = ask(services.engine, text, today, services.kpi_config)
+        if not money:
+            answer = without_money(answer)
         try:
             client.chat_postMessage(channel=channel, blocks=blocks_json(shared_blocks(answer, user)),
                                     text=answer_text(answer))
