@@ -164,7 +164,9 @@ def suggest(said: str) -> tuple[str, ...]:
             ids[alias] = k.id
     found: list[str] = []
     for word in said.lower().replace("?", " ").split():
-        for close in difflib.get_close_matches(word, list(ids), n=1, cutoff=0.75):
+        if word in FILLER or word in PREPOSITIONS or len(word) < 3:
+            continue
+        for close in difflib.get_close_matches(word, list(ids), n=1, cutoff=0.6):
             kpi = ids[close]
             command = f"/{kpi}" if kpi in SHORTCUTS else f"/kpi {kpi}"
             if command not in found:
