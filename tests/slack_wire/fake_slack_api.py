@@ -580,21 +580,20 @@ class FakeSlackApi:
         return {"ok": True, "view": {"id": self._next_id("V"), "team_id": self.team_id, "state": {"values": {}},
                                      "hash": f"{int(time.time())}.fakehash", **view}}
 
+    # the _m_* builders run with self._lock held (see _process): they read state without taking it again
+
     def _m_usergroups_list(self, params: dict) -> dict:
-        with self._lock:
-            groups = [{k: v for k, v in g.items() if k != "users"} for g in self._usergroups.values()]
+        groups = [{k: v for k, v in g.items() if k != "users"} for g in self._usergroups.values()]
         return {"ok": True, "usergroups": groups}
 
     def _m_usergroups_users_list(self, params: dict) -> dict:
-        with self._lock:
-            group = self._usergroups.get(str(params.get("usergroup") or ""))
+        group = self._usergroups.get(str(params.get("usergroup") or ""))
         if group is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(group["users"])}
 
     def _m_oauth_v2_access(self, params: dict) -> dict:
-        with self._lock:
-            answer = self.oauth_tokens.get(str(params.get("code") or ""))
+        answer = self.oauth_tokens.get(str(params.get("code") or ""))
         return answer or {"ok": False, "error": "invalid_code"}
 
     def _m_views_open(self, params: dict) -> dict:
