@@ -133,23 +133,36 @@ class AccessPolicy:
         """Listed in CSBOT_SUBSCRIPTION_ADMINS (never true when the list is empty)."""
         return bool(user) and user in self.admins
 
-    def is_external(self, client: WebClient, channel: str | None) -> bool:
-        """True for a channel shared with another organisation (`is_ext_shared`, also pending shares).
-
-        A channel csbot cannot read counts as external: refusing is the safe side.
-        """
+    def sharing(self, client: WebClient, channel: str | None) -> str:
+        """'internal', 'external' (shared with another organisation: `is_ext_shared`, also pending shares) or
+        'unknown: <error>' when Slack would not say (not cached, so the next request asks again)."""
         if not channel or channel[:1] == "D":
-            return False
+            return "internal"
+        key = ("external", channel)
+        try:
+            return str(self._cache.get(key, lambda: self._read_sharing(client, channel)))
+        except SlackApiError as exc:
+            error = exc.response.get("error") or "error"
+            log.warning("could not read channel %s (%s): treated as shared", channel, error)
+            return f"unknown: {error}"
 
-        def load() -> bool:
-            try:
-                info = client.conversations_info(channel=channel)["channel"]
-            except SlackApiError as exc:
-                log.warning("could not read channel %s (%s): treated as shared", channel,
-                            exc.response.get("error"))
-                return True
-            return bool(info.get("is_ext_shared") or info.get("is_pending_ext_shared"))
-        return bool(self._cache.get(("external", channel), load))
+    @staticmethod
+    def _read_sharing(client: WebClient, channel: str) -> str:
+        info = client.conversations_info(channel=channel)["channel"]
+        return "external" if info.get("is_ext_shared") or info.get("is_pending_ext_shared") else "internal"
+
+    def is_external(self, client: WebClient, channel: str | None) -> bool:
+        """True for a channel shared with another organisation, and for one csbot cannot read (the safe side)."""
+        return self.sharing(client, channel) != "internal"
+
+
+def refusal(sharing: str, what: str) -> str:
+    """Why csbot will not `what` in a channel that is shared, or that it could not check."""
+    if sharing.startswith("unknown"):
+        error = sharing.partition(": ")[2]
+        return (f"csbot could not check whether this channel is shared with another organisation ({error}), so it "
+                f"does not {what} here. Invite csbot to the channel (`/invite @csbot`) and try again.")
+    return EXTERNAL_REFUSED.format(what=what)
 
 
 def limited_text() -> str:

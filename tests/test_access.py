@@ -174,3 +174,14 @@ def test_a_mention_in_a_shared_channel_gets_no_money(make_stack):
     (post,) = stack.api.wait_for("chat.postMessage", timeout=15)
     text = json.dumps(post.params["blocks"])
     assert "Revenue figures are limited" in text and "$" not in text
+
+
+def test_a_channel_csbot_cannot_check_is_treated_as_shared_and_asked_again_next_time(make_stack):
+    stack = make_stack()
+    stack.api.fail_next("conversations.info", error="channel_not_found")
+    _, _, name, _ = stack.command("/digest", "subscribe", channel_id="C0PRIVATE")
+    assert "could not check whether this channel is shared with another organisation (channel_not_found)" \
+        in _answer_text(stack.answer(name))
+    assert subs.find_subscription(stack.engine, "C0PRIVATE", "digest") is None
+    _, _, name, _ = stack.command("/digest", "subscribe", channel_id="C0PRIVATE")  # the failure is not cached
+    assert ":white_check_mark:" in _answer_text(stack.answer(name))

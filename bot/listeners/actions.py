@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access import EXTERNAL_REFUSED, limited_text
+from bot.access import limited_text, refusal
 from bot.delivery import respond
 from bot.listeners.replies import decode_request, guarded, reply, team_of
 from bot.redact import money_kpi_asked, without_money
@@ -35,9 +35,9 @@ def register(app: App, services: Services) -> None:
         text, today = decode_request(_value(body))
         user = body["user"]["id"]
         channel = body["channel"]["id"]
-        if services.access.is_external(client, channel):
-            respond(client, body, {"text": EXTERNAL_REFUSED.format(what="share answers"),
-                                   "replace_original": False})
+        sharing = services.access.sharing(client, channel)
+        if sharing != "internal":
+            respond(client, body, {"text": refusal(sharing, "share answers"), "replace_original": False})
             return
         money = services.access.sees_money(client, team_of(body), user)
         if not money and money_kpi_asked(text):

@@ -9,7 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access import EXTERNAL_REFUSED
+from bot.access import refusal
 from bot.delivery import respond
 from bot.jobs.digest_job import build_message
 from bot.listeners.replies import guarded
@@ -165,13 +165,14 @@ def external_opt_in(services: Services, client: WebClient, body: dict[str, Any],
     the flag when the subscription is refused (shared, and not an admin using `--external-ok`)."""
     opted = [a for a in args if a.lower() == EXTERNAL_OK]
     rest = [a for a in args if a.lower() != EXTERNAL_OK]
-    if not services.access.is_external(client, body["channel_id"]):
+    sharing = services.access.sharing(client, body["channel_id"])
+    if sharing == "internal":
         return rest, False
-    if opted and services.access.is_admin(body["user_id"]):
+    if sharing == "external" and opted and services.access.is_admin(body["user_id"]):
         return rest, True
     hint = (" An admin listed in CSBOT_SUBSCRIPTION_ADMINS may allow it with `--external-ok`; revenue figures "
-            "are never posted there.")
-    _ephemeral(client, body, EXTERNAL_REFUSED.format(what=what) + hint)
+            "are never posted there.") if sharing == "external" else ""
+    _ephemeral(client, body, refusal(sharing, what) + hint)
     return rest, None
 
 
