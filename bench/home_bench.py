@@ -5,7 +5,8 @@
 
 Demo data (storage.demo_data.write_demo_csvs, seed 7, as of 2026-11-22) is imported into a SQLite file under
 bench/results/ and a Postgres schema (`csbot_home_bench`), then `--book` customers (the first by account id)
-are given to one owner, U0BENCH01, and ANALYZE runs. Timed, median of `--runs` after one warm-up:
+are given to one owner, U0BENCH01, and ANALYZE runs (`--reuse`: the stores of an earlier run with the same
+arguments are used as they are). Timed, median of `--runs` after one warm-up:
 
 - `book`: bot.listeners.home.home_model for U0BENCH01 (their book scored now and 28 days before, open alerts,
   data freshness, settings), then bot.render.home_blocks.home_view: everything `views.publish` sends, without
@@ -70,8 +71,19 @@ def _prepare(engine: Engine, folder: Path, book: int) -> dict:
     return {"import_seconds": round(seconds, 1), "book": len(ids), **counts}
 
 
-def sqlite_store(folder: Path, book: int) -> tuple[Engine, dict]:
+def _counts(engine: Engine) -> dict:
+    with engine.connect() as conn:
+        counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
+                  for t in ("accounts", "usage_events", "surveys", "tickets", "revenue")}
+        book = conn.execute(text("SELECT COUNT(*) FROM accounts WHERE owner_slack_id = :o"), {"o": OWNER}).scalar_one()
+    return {"import_seconds": None, "book": book, **counts}
+
+
+def sqlite_store(folder: Path, book: int, reuse: bool = False) -> tuple[Engine, dict]:
     path = RESULTS / "home_bench.db"
+    if reuse and path.exists():
+        engine = make_engine(f"sqlite:///{path}")
+        return engine, _counts(engine)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{path}")
@@ -81,8 +93,16 @@ def sqlite_store(folder: Path, book: int) -> tuple[Engine, dict]:
     return engine, info
 
 
-def postgres_store(folder: Path, book: int, url: str) -> tuple[Engine, dict]:
+def postgres_store(folder: Path, book: int, url: str, reuse: bool = False) -> tuple[Engine, dict]:
     admin = make_engine(url)
+    if reuse:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+                                  {"s": SCHEMA}).first()
+        if exists:
+            admin.dispose()
+            engine = make_engine(url, connect_args={"options": f"-csearch_path={SCHEMA}"})
+            return engine, _counts(engine)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
         conn.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
@@ -188,6 +208,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--pg-url", default=DEFAULT_PG_URL)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    p.add_argument("--reuse", action="store_true", help="reuse the stores of an earlier run (same arguments)")
     args = p.parse_args()
     folder = RESULTS / f"home-demo-{args.accounts}-{args.usage_scale}"
     if not folder.exists():
@@ -196,8 +217,8 @@ def main() -> None:
     results, infos = {}, {}
     for name in args.engines.split(","):
         log(f"building the {name} store ...")
-        engine, info = sqlite_store(folder, args.book) if name == "sqlite" else postgres_store(
-            folder, args.book, args.pg_url)
+        engine, info = sqlite_store(folder, args.book, args.reuse) if name == "sqlite" else postgres_store(
+            folder, args.book, args.pg_url, args.reuse)
         infos[name] = info
         log(f"{name}: {info}")
         results[name] = {"book": measure(engine, OWNER, False, args.runs),
