@@ -185,3 +185,12 @@ def test_a_channel_csbot_cannot_check_is_treated_as_shared_and_asked_again_next_
     assert subs.find_subscription(stack.engine, "C0PRIVATE", "digest") is None
     _, _, name, _ = stack.command("/digest", "subscribe", channel_id="C0PRIVATE")  # the failure is not cached
     assert ":white_check_mark:" in _answer_text(stack.answer(name))
+
+
+def test_digest_preview_has_no_money_for_people_who_may_not_see_it(make_stack):
+    stack = make_stack(CSBOT_REVENUE_VIEWERS=VIEWER)
+    _, _, name, _ = stack.command("/digest", "preview", user_id=CSM)
+    text = _answer_text(stack.answer(name))
+    assert "Net Promoter Score" in text and "Monthly recurring revenue" not in text and "$" not in text
+    _, _, name, _ = stack.command("/digest", "preview", user_id=VIEWER)
+    assert "Monthly recurring revenue" in _answer_text(stack.answer(name))

@@ -59,11 +59,14 @@ def period_key(period: Period) -> str:
 
 
 def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow | None, today: dt.date, *,
-                  delayed: bool = False) -> DigestMessage:
-    """The digest for `sub`'s KPIs and cadence (the defaults without a subscription), as of `today`."""
+                  delayed: bool = False, money: bool = True) -> DigestMessage:
+    """The digest for `sub`'s KPIs and cadence (the defaults without a subscription), as of `today`.
+
+    Without money (`money` False, or a Slack Connect channel an admin allowed): no money KPI, no renewals list.
+    """
     kpis = (sub.kpis if sub is not None else None) or DEFAULT_DIGEST_KPIS
     cadence = sub.cadence if sub is not None else "week"
-    shared = sub is not None and sub.external_ok
+    shared = (sub is not None and sub.external_ok) or not money
     if shared:  # a channel shared with another organisation: money never goes there
         money = money_kpi_ids()
         kpis = [k for k in kpis if k not in money] or [k for k in DEFAULT_DIGEST_KPIS if k not in money]

@@ -7,6 +7,7 @@ A question csbot cannot map gets the closest commands as buttons, never a guesse
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import uuid
@@ -24,11 +25,12 @@ from bot.services import Services
 from kpi_core import clock
 from kpi_core.plain_words import known_segments, understand
 from kpi_core.types import UserError
-from storage.personal import first_time_event
+from storage.personal import first_time_event, forget_events_before
 
 log = logging.getLogger("csbot.questions")
 
 SUGGEST_ACTION = "ask_suggested"
+EVENT_MEMORY = dt.timedelta(days=1)
 IGNORED_SUBTYPES_OK = {None, "thread_broadcast", "file_share"}
 
 
@@ -57,9 +59,11 @@ def answer_event(services: Services, client: WebClient, body: dict[str, Any], ev
         return
     team = team_of(body) or event.get("team") or ""
     event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-    if not first_time_event(services.engine, event_id, team, clock.utcnow()):
+    now = clock.utcnow()
+    if not first_time_event(services.engine, event_id, team, now):
         log.info("event %s was already answered (a retry by Slack): not answered again", event_id)
         return
+    forget_events_before(services.engine, now - EVENT_MEMORY)  # Slack retries within minutes; keep a day
     user, channel = event["user"], event["channel"]
     today = services.today()
     said = event.get("text") or ""

@@ -136,8 +136,10 @@ def _list(services: Services, client: WebClient, body: dict[str, Any]) -> None:
 
 def _preview(services: Services, client: WebClient, body: dict[str, Any]) -> None:
     sub = subs.find_subscription(services.engine, body["channel_id"], "digest", body.get("team_id") or None)
+    money = services.access.sees_money(client, body.get("team_id") or "", body.get("user_id")) and \
+        services.access.sharing(client, body["channel_id"]) == "internal"
     message = build_message(services.engine, services.kpi_config, sub if sub and sub.active else None,
-                            services.today())
+                            services.today(), money=money)
     respond(client, body, {"text": digest_text(message.content), "blocks": message.blocks})
 
 
