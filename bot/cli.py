@@ -232,11 +232,7 @@ def serve(port: int | None, db_url: str | None) -> None:
     except BoltError as exc:
         click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
         sys.exit(2)
-    jobs_token = settings.bot_token or setting("SLACK_BOT_TOKEN")  # OAuth mode: jobs post with this token
-    if _scheduler_on() and not jobs_token:
-        click.echo("csbot: OAuth installs: scheduled digests and risk scans need SLACK_BOT_TOKEN for now; "
-                   "the scheduler is not started.", err=True)
-    service = _start_scheduler(engine, config, jobs_token) if _scheduler_on() and jobs_token else None
+    service = _start_scheduler(engine, config, settings.bot_token, settings) if _scheduler_on() else None
     _exit_on_sigterm()
     try:
         if settings.socket_mode:
@@ -271,14 +267,20 @@ def _scheduler_on() -> bool:
         raise click.ClickException(str(exc)) from exc
 
 
-def _start_scheduler(engine, config: KpiConfig, token: str):
-    """Start the leader-elected scheduler (it posts only while this process holds the lock)."""
+def _start_scheduler(engine, config: KpiConfig, token: str, slack=None):
+    """Start the leader-elected scheduler (it posts only while this process holds the lock). With OAuth
+    installs (`slack.oauth`), each subscription posts with its own workspace's token."""
     from bot.delivery import make_client
     from bot.jobs.scheduler import SchedulerService
     from bot.settings import SettingsError, api_base_url
 
+    overrides = {}
+    if slack is not None and slack.oauth is not None:
+        from bot.oauth import team_clients
+
+        overrides["client_for_team"] = team_clients(slack.oauth, engine, api_base_url())
     try:
-        service = SchedulerService.from_env(engine, config, make_client(token, api_base_url()))
+        service = SchedulerService.from_env(engine, config, make_client(token or None, api_base_url()), **overrides)
     except (SettingsError, UserError) as exc:
         raise click.ClickException(str(exc)) from exc
     service.start()

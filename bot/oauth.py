@@ -6,12 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
+from bot.delivery import make_client
 from bot.manifest import BOT_SCOPES
 from bot.settings import OAuthCredentials
 
@@ -61,3 +64,20 @@ def oauth_settings(credentials: OAuthCredentials, engine: Engine) -> OAuthSettin
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
     )
+
+
+class NotInstalled(RuntimeError):
+    """No installation (bot token) on record for a workspace."""
+
+
+def team_clients(credentials: OAuthCredentials, engine: Engine, api_url: str) -> Callable[[str], WebClient]:
+    """For the scheduler: the WebClient of a workspace's installation, looked up in csbot's database."""
+    store = installation_store(credentials, engine)
+
+    def client_for(team_id: str) -> WebClient:
+        bot = store.find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None or not bot.bot_token:
+            raise NotInstalled(f"csbot is not installed in workspace {team_id} (no bot token on record)")
+        return make_client(bot.bot_token, api_url)
+
+    return client_for

@@ -170,3 +170,29 @@ def test_single_token_mode_stays_the_default():
     oauth = load_slack_settings({"SLACK_SIGNING_SECRET": SECRET, **OAUTH_ENV})
     assert oauth.bot_token == "" and oauth.oauth.client_id == OAUTH_ENV["SLACK_CLIENT_ID"]
     assert OAUTH_ENV["SLACK_CLIENT_SECRET"] not in repr(oauth) and "state-secret" not in repr(oauth)
+
+
+def test_the_scheduler_posts_with_each_workspaces_own_token(store):
+    from slack_sdk.oauth.installation_store.models.installation import Installation
+
+    from bot.jobs import scheduler
+    from bot.oauth import installation_store, team_clients
+    from bot.settings import oauth_credentials
+    from tests.jobs_helpers import FakeChannels, SetClock, make_ctx, utc
+
+    credentials = oauth_credentials(OAUTH_ENV)
+    with FakeSlackApi() as api:
+        channels = FakeChannels(api)
+        for team, token in (("T0TEAMONE", "xoxb-team-one"), ("T0TEAMTWO", "xoxb-team-two")):
+            installation_store(credentials, store).save(Installation(
+                app_id="A0TEST", team_id=team, user_id="U0INSTALL1", bot_token=token, bot_id="B1",
+                bot_user_id="U0BOT0001", bot_scopes=["chat:write"]))
+            subs.subscribe(store, team_id=team, channel_id=f"C0{team[2:]}", kind="digest", weekday=0,
+                           at_time="09:00", timezone="UTC", now=utc("2026-11-01T00:00:00"), kpis=["customers"])
+        ctx = make_ctx(store, api, SetClock(utc("2026-11-23T09:00:00")),
+                       client_for_team=team_clients(credentials, store, api.base_url))
+        outcomes = scheduler.tick(ctx)
+        assert sorted(o.action for o in outcomes) == ["posted", "posted"]
+        tokens = {c.params["channel"]: c.token for c in api.calls("chat.postMessage")}
+        assert tokens == {"C0TEAMONE": "xoxb-team-one", "C0TEAMTWO": "xoxb-team-two"}
+        assert len(channels.in_channel("C0TEAMONE")) == 1

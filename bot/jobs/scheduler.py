@@ -173,6 +173,7 @@ def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime) -> Out
     due = due_run(sub, now)
     if due is None:
         return None
+    ctx = ctx.for_team(sub.team_id)
     late = now - due.fire_time
     within = late <= ctx.grace
     delayed = late > LATE_AFTER
@@ -262,10 +263,10 @@ class SchedulerService:
 
     @classmethod
     def from_env(cls, engine: Engine, config: KpiConfig, client: WebClient,
-                 env: Mapping[str, str] | None = None) -> SchedulerService:
+                 env: Mapping[str, str] | None = None, **overrides) -> SchedulerService:
         """Settings from the environment: grace, tick interval, CSBOT_AS_OF, CSBOT_NOW; the leader lock that
-        fits the database."""
-        ctx = JobContext.from_env(engine, client, config, env)
+        fits the database. `overrides` go to the JobContext (e.g. `client_for_team` for OAuth installs)."""
+        ctx = JobContext.from_env(engine, client, config, env, **overrides)
         every = tick_seconds(env)
         return cls(ctx, make_leader(engine), tick_seconds=every, leader_seconds=min(15.0, every))
 
