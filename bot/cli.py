@@ -124,6 +124,7 @@ def _today(as_of: str | None):
 @DB_OPTION
 def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
     """Answer one command, e.g. csbot ask "/nps last-quarter segment:enterprise"."""
+    from bot.personal import expand_mine
     from bot.render.json_out import answer_to_json
     from bot.render.terminal import render
 
@@ -131,7 +132,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     engine = open_store(db_url)
     try:
         today = clock.today(config, as_of)
-        answer = answer_text(engine, text, today, config)
+        answer = answer_text(engine, expand_mine(text, None), today, config)  # `mine` needs a Slack user
     except (UserError, PeriodError) as exc:
         if as_json:
             payload: dict = {"error": str(exc)}

@@ -13,7 +13,7 @@ from storage import personal
 from storage import subscriptions as subs
 
 RISK_SCAN_TIME = "08:00"
-_MINE = re.compile(r"(?<![\w:@<])mine(?![\w>])", re.IGNORECASE)
+_MINE = re.compile(r"(?<![\w:@<\"'])mine(?![\w>\"'])", re.IGNORECASE)  # "mine" in quotes is an account
 ME_WORDS = {"me", "mine", "myself"}
 
 

@@ -194,3 +194,13 @@ def test_digest_preview_has_no_money_for_people_who_may_not_see_it(make_stack):
     assert "Net Promoter Score" in text and "Monthly recurring revenue" not in text and "$" not in text
     _, _, name, _ = stack.command("/digest", "preview", user_id=VIEWER)
     assert "Monthly recurring revenue" in _answer_text(stack.answer(name))
+
+
+def test_a_shared_health_card_of_someone_who_may_not_see_revenue_has_no_amounts(make_stack):
+    stack = make_stack(CSBOT_REVENUE_VIEWERS=VIEWER)
+    _, _, name, _ = stack.command("/health", "acme", user_id=CSM)
+    share = next(e for b in stack.answer(name)["blocks"] if b["type"] == "actions" for e in b["elements"])
+    stack.click(share["action_id"], share["value"], user_id=CSM)
+    (posted,) = stack.api.wait_for("chat.postMessage", timeout=15)
+    text = json.dumps(posted.params["blocks"])
+    assert "Health of Acme Corp" in text and "figures hidden" in text and "1,000" not in text

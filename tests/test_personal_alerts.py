@@ -56,6 +56,7 @@ def test_expand_mine_is_the_callers_owner_scope():
     assert expand_mine("/kpi nrr MINE last-quarter", CSM) == f"/kpi nrr owner:<@{CSM}> last-quarter"
     assert expand_mine("/health Minecraft", CSM) == "/health Minecraft"  # a word, not part of one
     assert expand_mine('/health "acme"', CSM) == '/health "acme"'
+    assert expand_mine('/health "mine"', CSM) == '/health "mine"'  # quoted: an account called Mine
     with pytest.raises(UserError, match="works in Slack only"):
         expand_mine("/atrisk mine", None)
 
