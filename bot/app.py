@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot import listeners
 from bot.access import user_of
 from bot.delivery import make_client
+from bot.refusals import tell_refused
 from bot.render.blocks import apology_blocks, blocks_json
 from bot.services import Services
 from bot.settings import SlackSettings
@@ -66,6 +67,8 @@ def build_app(settings: SlackSettings, services: Services, client: WebClient | N
             if user is None or services.access.allows(client, _team_id(body) or "", user):
                 return next()
             log.info("refused user %s (not in CSBOT_ALLOWED_USERS)", user)
+            if body.get("type") == "event_callback":
+                tell_refused(client, services.engine, body, USER_NOT_ALLOWED)
             if body.get("command"):
                 payload = {"response_type": "ephemeral", "text": USER_NOT_ALLOWED}
                 return BoltResponse(status=200, body=json.dumps(payload),

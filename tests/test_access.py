@@ -81,8 +81,21 @@ def test_someone_not_allowed_gets_a_polite_refusal_and_nothing_else(make_stack):
     status, body, name, _ = stack.command("/nps", "2026-11", user_id="U0STRANGE")
     assert status == 200 and "limited to the people and user groups in CSBOT_ALLOWED_USERS" in body
     stack.event({"type": "app_home_opened", "user": "U0STRANGE", "tab": "home", "channel": "D0STRANGE"})
+    (home,) = stack.api.wait_for("views.publish", timeout=10)
+    assert home.params["user_id"] == "U0STRANGE" and "CSBOT_ALLOWED_USERS" in json.dumps(home.params["view"])
+    dm = {"type": "message", "channel_type": "im", "user": "U0STRANGE", "text": "nps", "ts": "1764000000.0002",
+          "channel": "D0STRANGE"}
+    stack.event(dm, event_id="Ev0STRANGE1")
+    stack.event(dm, event_id="Ev0STRANGE1", retry=1)  # told once, even when Slack retries
+    stack.event({"type": "app_mention", "user": "U0STRANGE", "text": "<@U0BOT0001> nps", "ts": "1764000000.0003",
+                 "channel": "C0TEST001"})
+    (told,) = stack.api.wait_for("chat.postMessage", timeout=10)
+    assert told.params["channel"] == "D0STRANGE" and "CSBOT_ALLOWED_USERS" in told.params["text"]
+    (note,) = stack.api.wait_for("chat.postEphemeral", timeout=10)
+    assert (note.params["channel"], note.params["user"]) == ("C0TEST001", "U0STRANGE")
     time.sleep(0.5)
-    assert stack.api.calls("response_url") == [] and stack.api.calls("views.publish") == []
+    assert stack.api.calls("response_url") == [] and len(stack.api.calls("chat.postMessage")) == 1
+    assert "Net Promoter" not in json.dumps([c.params for c in stack.api.calls()])  # no answer of any kind
     _, _, name, _ = stack.command("/nps", "2026-11", user_id="U0MEMBER1")  # the group id itself works too
     assert "Net Promoter Score" in _answer_text(stack.answer(name))
 
