@@ -217,3 +217,28 @@ def test_a_shared_health_card_of_someone_who_may_not_see_revenue_has_no_amounts(
     (posted,) = stack.api.wait_for("chat.postMessage", timeout=15)
     text = json.dumps(posted.params["blocks"])
     assert "Health of Acme Corp" in text and "figures hidden" in text and "1,000" not in text
+
+
+def test_a_channel_shared_after_it_subscribed_gets_nothing_more_and_the_subscriber_is_told(data):
+    from bot.jobs import scheduler
+    from tests.jobs_helpers import FakeChannels, SetClock, make_ctx, utc
+
+    with FakeSlackApi() as api:
+        channels = FakeChannels(api)
+        later = subs.subscribe(data, team_id="T0TEST001", channel_id="C0LATER01", kind="digest", weekday=0,
+                               at_time="09:00", timezone="UTC", now=utc("2026-11-01T00:00:00"), created_by=CSM)
+        allowed = subs.subscribe(data, team_id="T0TEST001", channel_id=SHARED, kind="digest", weekday=0,
+                                 at_time="09:00", timezone="UTC", now=utc("2026-11-01T00:00:00"), created_by=ADMIN,
+                                 external_ok=True)
+        api.set_channel("C0LATER01", is_ext_shared=True)
+        api.set_channel(SHARED, is_ext_shared=True)
+        outcomes = {o.key.split(":")[1]: o for o in scheduler.tick(make_ctx(
+            data, api, SetClock(utc("2026-11-23T09:00:00")), config=CONFIG))}
+        assert outcomes[str(later.id)].action == "failed" and outcomes[str(allowed.id)].action == "posted"
+        assert channels.in_channel("C0LATER01") == []
+        assert subs.get_subscription(data, later.id).status == "failing"
+        told = channels.in_channel("D0CSM0001")
+        assert len(told) == 1 and "now shared with another organisation" in told[0]["text"]
+        assert "--external-ok" in told[0]["text"]
+        (posted,) = channels.in_channel(SHARED)
+        assert "$" not in json.dumps(posted["blocks"]) and "Monthly recurring revenue" not in json.dumps(posted)
