@@ -91,6 +91,10 @@ def test_opening_the_home_publishes_my_book_worst_first(stack):
     assert text.index("Beta Ltd") < text.index("Acme Corp")
     assert "Gamma Inc" not in text  # someone else's account
     assert "MRR $1,000.00" in text and "MRR $250.00" in text
+    # the row as rendered from the scoring function (beta 40.9 now, 78.6 on 2026-10-25: the detractor and the
+    # lost usage pull it down; acme 90.6 vs 94.8)
+    assert "*Beta Ltd* — 41/100 yellow · ↓ -38 in 4 weeks · MRR $250.00 · renews 2027-06-01" in text
+    assert "*Acme Corp* — 91/100 green · ↓ -4 in 4 weeks · MRR $1,000.00" in text
     # renewal within 60 days highlighted (2026-11-22 -> 2026-12-10 is 18 days), 2027-06-01 is not
     assert ":date: *renews 2026-12-10 (in 18 days)*" in text
     assert "renews 2027-06-01" in text and "2027-06-01 (in" not in text
@@ -118,7 +122,12 @@ def test_a_lead_gets_the_team_view_with_bands_and_at_risk_mrr(stack):
     headers = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]
     assert headers == ["My accounts", "Team", "Settings"]
     text = _text(view)
-    assert f"<@{CSM}> — 2 customers" in text and f"<@{OTHER}> — 1 customers" in text
+    # CSM: acme green, beta yellow and at risk (a detractor on 2026-11-12), MRR 250; OTHER: gamma, no data
+    assert (f"<@{CSM}> — 2 customers — :red_circle: 0 :large_yellow_circle: 1 :large_green_circle: 1 — "
+            "1 at risk ($250.00 MRR)") in text
+    assert (f"<@{OTHER}> — 1 customer — :red_circle: 0 :large_yellow_circle: 0 :large_green_circle: 0 — "
+            "0 at risk") in text
+    assert text.index(f"<@{CSM}> — 2") < text.index(f"<@{OTHER}> — 1")  # most at-risk MRR first
 
 
 def test_revenue_is_hidden_from_people_who_may_not_see_it(stack):

@@ -156,7 +156,7 @@ def _team(team: Sequence[OwnerSummary], money: bool) -> list[Block]:
         who = mention(s.owner) if s.owner else "No owner"
         bands = " ".join(f"{BAND_EMOJI[b]} {s.bands.get(b, 0)}" for b in ("red", "yellow", "green"))
         risk = f"{s.at_risk} at risk" + (f" ({format_value(s.at_risk_mrr, 'money')} MRR)" if money else "")
-        lines.append(f"{who} — {s.customers} customers — {bands} — {risk}")
+        lines.append(f"{who} — {s.customers} customer{'s' if s.customers != 1 else ''} — {bands} — {risk}")
     if not lines:
         lines = ["No customers yet."]
     return [DividerBlock(), _header("Team"), *_sections(lines, TEAM_SECTIONS_MAX)]
