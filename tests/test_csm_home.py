@@ -91,8 +91,8 @@ def test_opening_the_home_publishes_my_book_worst_first(stack):
     assert text.index("Beta Ltd") < text.index("Acme Corp")
     assert "Gamma Inc" not in text  # someone else's account
     assert "MRR $1,000.00" in text and "MRR $250.00" in text
-    # the row as rendered from the scoring function (beta 40.9 now, 78.6 on 2026-10-25: the detractor and the
-    # lost usage pull it down; acme 90.6 vs 94.8)
+    # the rows as rendered from the scoring function (beta 40.9 now vs 78.6 on 2026-10-25, before its detractor
+    # of 2026-11-12; acme 90.6 vs 94.8)
     assert "*Beta Ltd* — 41/100 yellow · ↓ -38 in 4 weeks · MRR $250.00 · renews 2027-06-01" in text
     assert "*Acme Corp* — 91/100 green · ↓ -4 in 4 weeks · MRR $1,000.00" in text
     # renewal within 60 days highlighted (2026-11-22 -> 2026-12-10 is 18 days), 2027-06-01 is not
