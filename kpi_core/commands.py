@@ -28,7 +28,7 @@ USAGE = {
     "kpi": "`/kpi <id> [period] [account | segment:NAME | owner:@user | feature:NAME]`, `/kpi list`, "
     "`/kpi help [id]`",
     "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`)",
-    "atrisk": "`/atrisk [segment:NAME] [owner:@user]`",
+    "atrisk": "`/atrisk [segment:NAME] [owner:@user | mine]`, `/atrisk subscribe [me]`, `/atrisk unsubscribe [me]`",
     "digest": "`/digest preview`, `/digest subscribe [day] [HH:MM] [time zone] [kpi ids...]`, "
     "`/digest unsubscribe`, `/digest list`",
 }

@@ -139,3 +139,16 @@ def test_an_unmappable_question_offers_commands_and_a_click_answers(stack):
     assert [b["text"]["text"] for b in buttons] == ["/kpi list", "/atrisk", "/health"]
     _, name = stack.click(buttons[0]["action_id"], buttons[0]["value"], channel_id="D0TEST001")
     assert "KPI catalog" in _answer_text(stack.answer(name))
+
+
+def test_personal_warnings_can_be_switched_in_a_dm(stack):
+    from storage import personal
+
+    stack.event(_dm("atrisk subscribe me"))
+    (post,) = stack.api.wait_for("chat.postMessage", timeout=15)
+    assert "accounts you own as direct messages" in post.params["text"]
+    sub = personal.personal_subscription(stack.engine, "T0TEST001", "U0TEST001")
+    assert sub.active and sub.owner_id == "U0TEST001" and sub.channel_id == "D0TEST001"
+    stack.event(_dm("/atrisk unsubscribe me", ts="1764000002.000100"))
+    posts = stack.api.wait_for("chat.postMessage", count=2, timeout=15)
+    assert "Stopped your personal churn-risk warnings" in posts[1].params["text"]

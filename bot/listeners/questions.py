@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock
 
 from bot.listeners.replies import build_reply, decode_request, encode_request, guarded, reply, team_of
-from bot.personal import expand_mine
+from bot.personal import expand_mine, is_personal, subscribe_me, subscribed_text, unsubscribe_me
 from bot.render.blocks import _button, _section, apology_blocks, blocks_json, error_blocks, escape
 from bot.services import Services
 from kpi_core import clock
@@ -70,8 +70,12 @@ def answer_event(services: Services, client: WebClient, body: dict[str, Any], ev
     try:
         with services.engine.connect() as conn:
             understood = understand(said, known_segments(conn))
+        words = (understood.command or "").lower().split()
         if understood.command is None:
             message = suggestion_message(said.strip(), understood.suggestions, today)
+        elif words[:1] == ["/atrisk"] and len(words) == 3 and words[1] in {"subscribe", "unsubscribe"} \
+                and is_personal(words[2:]):
+            message = _personal_alerts(services, client, team, user, words[1])
         else:
             money = services.access.sees_money(client, team, user) and not services.access.is_external(
                 client, channel)
@@ -90,6 +94,16 @@ def answer_event(services: Services, client: WebClient, body: dict[str, Any], ev
         client.chat_postMessage(channel=channel, thread_ts=thread, **message)
     except SlackApiError as exc:
         log.error("could not answer event %s in %s: %s", event_id, channel, exc.response.get("error"))
+
+
+def _personal_alerts(services: Services, client: WebClient, team: str, user: str, verb: str) -> dict[str, Any]:
+    """`/atrisk subscribe me` and `unsubscribe me` work in a DM or a mention too."""
+    if verb == "subscribe":
+        text = subscribed_text(subscribe_me(services, client, team, user))
+    else:
+        text = ("Stopped your personal churn-risk warnings." if unsubscribe_me(services, team, user)
+                else "You had no personal churn-risk warnings. `/atrisk subscribe me` starts them.")
+    return {"blocks": blocks_json([_section(text)]), "text": text}
 
 
 def register(app: App, services: Services) -> None:
