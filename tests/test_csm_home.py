@@ -209,3 +209,31 @@ def test_a_big_book_is_paged_within_100_blocks(big_book):
         server.close()
         thread.join(timeout=5)
         api.stop()
+
+
+def test_not_a_risk_from_the_home_asks_for_a_reason_then_the_alert_leaves_the_home(stack):
+    from urllib.parse import urlencode
+
+    from bot.render.digest_blocks import DISMISS_ACTION
+    from tests.slack_stack import SECRET
+    from tests.slack_wire import post, signed_headers
+
+    alert_id = _open_alert(stack.engine, "beta")
+    stack.event(_home_event(CSM))
+    assert "a detractor NPS response" in _text(_published(stack, CSM))
+    stack.click_home(DISMISS_ACTION, str(alert_id), user_id=CSM)
+    view = stack.api.wait_for("views.open", timeout=10)[0].params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    submission = {
+        "type": "view_submission", "team": {"id": TEAM}, "user": {"id": CSM, "team_id": TEAM},
+        "api_app_id": "A0TEST", "token": "x", "trigger_id": "1.2.6",
+        "view": {"id": "V2", "type": "modal", "callback_id": view["callback_id"],
+                 "private_metadata": view["private_metadata"],
+                 "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": "renewal signed"}}}}},
+    }
+    body = urlencode({"payload": json.dumps(submission)})
+    assert post(stack.url, body, signed_headers(SECRET, body))[0] == 200
+    text = _text(_published(stack, CSM, count=2))
+    assert "a detractor NPS response" not in text and "0 with an open alert" in text
+    assert subs.get_alert(stack.engine, alert_id).reason == "renewal signed"
+    assert stack.api.calls("response_url") == []

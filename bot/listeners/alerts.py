@@ -53,16 +53,17 @@ def record(services: Services, client: WebClient, body: dict[str, Any], alert_id
     """Record who did what on the alert, then show it in the warning itself (buttons replaced by the state)."""
     user = body["user"]["id"]
     from_home = (body.get("view") or {}).get("type") == "home"  # a click in the App Home: no response_url
+    quiet = from_home or body.get("type") == "view_submission"  # nowhere to answer but the message and Home
     row = subs.alert_action(services.engine, alert_id, action, user=user, at=clock.utcnow(), until=until,
                             reason=reason)
     if row is None:
-        if not from_home:
+        if not quiet:
             respond(client, body, {"text": "That warning is no longer on record.", "replace_original": False})
         return
     state = alert_state(row)
     blocks = _original_blocks(client, body if not from_home else {}, row)
     if state is None or not row.channel_id or not row.message_ts or blocks is None:
-        if not from_home:
+        if not quiet:
             respond(client, body, {"text": "Recorded.", "replace_original": False})
     else:
         client.chat_update(channel=row.channel_id, ts=row.message_ts, blocks=with_alert_state(blocks, state),
