@@ -104,9 +104,12 @@ def _scope_words(words: list[str], segments: set[str]) -> list[str] | None:
         elif low == "by" and i + 1 < len(words) and words[i + 1].lower() in BREAKDOWNS:
             breakdown = ["by", words[i + 1].lower()]
             i += 2
+        elif low in PREPOSITIONS and i + 1 < len(words) and _period_at(words, i + 1):
+            i += 1  # "in Q3 2026", "for last quarter": the period follows
         elif low in PREPOSITIONS and target is None and i + 1 < len(words):
             j = i + 1
-            while j < len(words) and not _period_at(words, j) and words[j].lower() != "by":
+            while j < len(words) and not _period_at(words, j) and words[j].lower() != "by" and not (
+                    words[j].lower() in PREPOSITIONS and j + 1 < len(words) and _period_at(words, j + 1)):
                 j += 1
             target = _target(words[i + 1:j], segments)
             i = j

@@ -31,6 +31,8 @@ SEGMENTS = ["enterprise", "SMB"]
     ("nps for Acme Corp last quarter", '/nps last quarter "Acme Corp"'),
     ("show me net promoter score for mine", "/nps mine"),
     ("clv last year", "/kpi clv last year"),
+    ("what was nps in Q3 2026?", "/nps Q3 2026"),
+    ("churn in enterprise in last quarter", "/churn last quarter segment:enterprise"),
     ("churn", "/churn"),
     ("nps acme", "/nps acme"),  # the command language without the slash
     ("/kpi list", "/kpi list"),
