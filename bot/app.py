@@ -12,13 +12,17 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from bot import listeners
+from bot.access import user_of
 from bot.delivery import make_client
+from bot.refusals import tell_refused
 from bot.render.blocks import apology_blocks, blocks_json
 from bot.services import Services
 from bot.settings import SlackSettings
 
 log = logging.getLogger("csbot.app")
 
+USER_NOT_ALLOWED = ("csbot is limited to the people and user groups in CSBOT_ALLOWED_USERS. Ask your csbot admin "
+                    "to add you.")
 NOT_ALLOWED = "csbot is not enabled for this Slack workspace. Ask your csbot admin to add it to CSBOT_ALLOWED_TEAMS."
 
 
@@ -39,15 +43,24 @@ _BOLT_LOGGER.addFilter(_TokenUnusedFilter())
 
 
 def build_app(settings: SlackSettings, services: Services, client: WebClient | None = None) -> App:
-    client = client or make_client(settings.bot_token, settings.api_url)
-    app = App(
-        client=client,
-        signing_secret=settings.signing_secret or "",
-        logger=_BOLT_LOGGER,
-        # Listeners run on the request thread and only ack; slow work goes to services.answers (bot/workers.py),
-        # so acks never wait behind answers in Bolt's shared thread pool.
-        process_before_response=True,
-    )
+    if settings.oauth is not None:  # many workspaces: each request gets its workspace's token from the store
+        from bot.oauth import oauth_settings
+
+        client = client or make_client(None, settings.api_url)
+        app = App(client=client, signing_secret=settings.signing_secret or "",
+                  oauth_settings=oauth_settings(settings.oauth, services.engine), logger=_BOLT_LOGGER,
+                  # listeners only ack on the request thread; slow work goes to services.answers (bot/workers.py)
+                  process_before_response=True)
+    else:
+        client = client or make_client(settings.bot_token, settings.api_url)
+        app = App(
+            client=client,
+            signing_secret=settings.signing_secret or "",
+            logger=_BOLT_LOGGER,
+            # Listeners run on the request thread and only ack; slow work goes to services.answers (bot/workers.py),
+            # so acks never wait behind answers in Bolt's shared thread pool.
+            process_before_response=True,
+        )
 
     if settings.allowed_teams:
 
@@ -59,6 +72,22 @@ def build_app(settings: SlackSettings, services: Services, client: WebClient | N
             log.warning("ignored a request from workspace %s (not in CSBOT_ALLOWED_TEAMS)", team)
             if body.get("command"):
                 payload = {"response_type": "ephemeral", "text": NOT_ALLOWED}
+                return BoltResponse(status=200, body=json.dumps(payload),
+                                    headers={"content-type": "application/json"})
+            return BoltResponse(status=200, body="")
+
+    if services.access.allowed:
+
+        @app.middleware
+        def only_allowed_users(body: dict[str, Any], client: WebClient, next) -> BoltResponse | None:  # noqa: A002
+            user = user_of(body)
+            if user is None or services.access.allows(client, _team_id(body) or "", user):
+                return next()
+            log.info("refused user %s (not in CSBOT_ALLOWED_USERS)", user)
+            if body.get("type") == "event_callback":
+                tell_refused(client, services.engine, body, USER_NOT_ALLOWED)
+            if body.get("command"):
+                payload = {"response_type": "ephemeral", "text": USER_NOT_ALLOWED}
                 return BoltResponse(status=200, body=json.dumps(payload),
                                     headers={"content-type": "application/json"})
             return BoltResponse(status=200, body="")

@@ -233,6 +233,7 @@ def _today(as_of: str | None):
 @DB_OPTION
 def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None:
     """Answer one command, e.g. csbot ask "/nps last-quarter segment:enterprise"."""
+    from bot.personal import expand_mine
     from bot.render.json_out import answer_to_json
     from bot.render.terminal import plain_mentions, render
 
@@ -247,7 +248,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
         sys.exit(1)
     try:
         today = clock.today(config, as_of)
-        answer = answer_text(engine, text, today, config)
+        answer = answer_text(engine, expand_mine(text, None), today, config)  # `mine` needs a Slack user
         fresh = _freshness(engine, answer)
     except (UserError, PeriodError) as exc:
         if as_json:
@@ -400,7 +401,8 @@ def serve(port: int | None, db_url: str | None) -> None:
         sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO",
                       [settings.bot_token, settings.signing_secret or "", settings.app_token or "",
-                       setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or ""])
+                       setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or "",
+                       *((settings.oauth.client_secret, settings.oauth.state_secret) if settings.oauth else ())])
     _check_sources_file()
     config = _config()
     engine = _existing_store(db_url)
@@ -409,7 +411,7 @@ def serve(port: int | None, db_url: str | None) -> None:
     except BoltError as exc:
         click.echo(f"csbot serve: Slack did not accept SLACK_BOT_TOKEN ({_first_line(exc)}).", err=True)
         sys.exit(2)
-    service = _start_scheduler(engine, config, settings.bot_token) if _scheduler_on() else None
+    service = _start_scheduler(engine, config, settings.bot_token, settings) if _scheduler_on() else None
     _exit_on_sigterm()
     try:
         if settings.socket_mode:
@@ -474,14 +476,20 @@ def _scheduler_on() -> bool:
         raise click.ClickException(str(exc)) from exc
 
 
-def _start_scheduler(engine, config: KpiConfig, token: str):
-    """Start the leader-elected scheduler (it posts only while this process holds the lock)."""
+def _start_scheduler(engine, config: KpiConfig, token: str, slack=None):
+    """Start the leader-elected scheduler (it posts only while this process holds the lock). With OAuth
+    installs (`slack.oauth`), each subscription posts with its own workspace's token."""
     from bot.delivery import make_client
     from bot.jobs.scheduler import SchedulerService
     from bot.settings import SettingsError, api_base_url
 
+    overrides = {}
+    if slack is not None and slack.oauth is not None:
+        from bot.oauth import team_clients
+
+        overrides["client_for_team"] = team_clients(slack.oauth, engine, api_base_url())
     try:
-        service = SchedulerService.from_env(engine, config, make_client(token, api_base_url()))
+        service = SchedulerService.from_env(engine, config, make_client(token or None, api_base_url()), **overrides)
     except (SettingsError, UserError) as exc:
         raise click.ClickException(str(exc)) from exc
     service.start()

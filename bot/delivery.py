@@ -28,7 +28,7 @@ def retry_handlers() -> list:
     ]
 
 
-def make_client(token: str, base_url: str) -> WebClient:
+def make_client(token: str | None, base_url: str) -> WebClient:
     """A WebClient for the bot token against `base_url` (trailing slash), with retry handlers installed."""
     return WebClient(token=token, base_url=base_url, retry_handlers=retry_handlers(), timeout=15)
 

@@ -22,9 +22,18 @@ BOT_SCOPES = [
     "files:write",  # the digest chart, the /atrisk "Show all" CSV
     "im:write",  # telling a subscriber that their subscription fails; sending a "Show all" CSV
     "channels:history", "groups:history",  # finding a post whose recording was cut short (exactly once)
-    "channels:read", "groups:read",  # conversations.info: the channel creator, for a subscription's time zone
-    "users:read",  # users.info: that creator's time zone
+    "channels:read", "groups:read",  # conversations.info: the channel creator's time zone, Slack Connect
+    "users:read",  # users.info: the time zone of a channel creator or of a personal warning's recipient
     "users:read.email",  # owners given by e-mail: users.lookupByEmail
+    "app_mentions:read",  # questions asked by mentioning the bot
+    "im:history",  # questions in a DM (message.im), and personal warnings found again in the DM
+    "usergroups:read",  # CSBOT_ALLOWED_USERS etc. may name user groups (usergroups.list, usergroups.users.list)
+]
+BOT_EVENTS = [
+    "app_home_opened",  # the Home tab ("My accounts")
+    "app_mention",  # questions in channels, answered in a thread
+    "message.im",  # questions in a DM
+    "app_uninstalled", "tokens_revoked",  # purge the workspace's installation and subscriptions
 ]
 
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
@@ -57,7 +66,7 @@ def slash_commands() -> list[dict[str, str]]:
         {"command": "/health", "description": "Health score of an account, or of all customers",
          "usage_hint": "[account] [as-of date] | backtest"},
         {"command": "/atrisk", "description": "Customers at risk of churning, with the reasons",
-         "usage_hint": "[segment:NAME] [owner:@user] | subscribe | unsubscribe"},
+         "usage_hint": "[segment:NAME] [owner:@user | mine] | subscribe [me] | unsubscribe [me]"},
         {"command": "/digest", "description": "Weekly KPI digest for this channel",
          "usage_hint": "preview | subscribe [day] [HH:MM] [time zone] [kpi ids] | unsubscribe | list"},
     ]
@@ -68,9 +77,11 @@ def build_manifest(request_url: str | None = None) -> dict[str, Any]:
     """Socket Mode by default (no public URL needed); HTTP mode when `request_url` is given."""
     commands = slash_commands()
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     if request_url:
         commands = [{**c, "url": request_url} for c in commands]
         interactivity["request_url"] = request_url
+        events = {"request_url": request_url, **events}
     return {
         "display_information": {
             "name": "csbot",
@@ -84,11 +95,14 @@ def build_manifest(request_url: str | None = None) -> dict[str, Any]:
             "background_color": "#1f3a5f",
         },
         "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True,
+                         "messages_tab_read_only_enabled": False},
             "bot_user": {"display_name": "csbot", "always_online": True},
             "slash_commands": commands,
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": request_url is None,

@@ -21,6 +21,7 @@ from bot.settings import HttpLimits
 from storage.timeouts import statement_timeout
 
 EVENTS_PATH = "/slack/events"
+OAUTH_PATHS = ("/slack/install", "/slack/oauth_redirect")  # served only when OAuth installs are configured
 HEALTH_PATH = "/healthz"
 STRIPE_PATH = "/stripe/webhook"
 
@@ -102,8 +103,8 @@ class HealthCheck:
 def wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None,
              max_body: int = HttpLimits.max_body_bytes, stripe_webhook: Any = None) -> Callable:
     """Bolt at /slack/events behind the gate (bot/gate.py), a health check at /healthz (checks the database,
-    503 within 2 s when it does not answer), the Stripe webhook at /stripe/webhook when one is given
-    (bot/stripe_webhook.py), 404 elsewhere."""
+    503 within 2 s when it does not answer), the OAuth install paths in OAuth mode, the Stripe webhook at
+    /stripe/webhook when one is given (bot/stripe_webhook.py), 404 elsewhere."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH)
     secret = signing_secret if signing_secret is not None else getattr(app, "_signing_secret", None)
     events = guard(bolt, secret, max_body) if secret else bolt  # Socket Mode apps have no secret
@@ -120,6 +121,8 @@ def wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None,
             return [body]
         if path == EVENTS_PATH:
             return events(environ, start_response)
+        if path in OAUTH_PATHS and app.oauth_flow is not None:
+            return bolt(environ, start_response)
         if path == STRIPE_PATH and stripe_webhook is not None:
             return _stripe(stripe_webhook, environ, start_response)
         body = b"not found\n"

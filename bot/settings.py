@@ -31,8 +31,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLACK_APP_TOKEN", None,
             "App-level token (`xapp-...`, scope `connections:write`); when set, `csbot serve` uses Socket Mode.",
             True),
-    Setting("SLACK_CLIENT_ID", None, "OAuth client id, for installing into many workspaces (not supported yet)."),
-    Setting("SLACK_CLIENT_SECRET", None, "OAuth client secret (not supported yet).", True),
+    Setting("SLACK_CLIENT_ID", None,
+            "OAuth client id: when set, csbot installs into many workspaces through `/slack/install` "
+            "(tokens kept in csbot's database) instead of using SLACK_BOT_TOKEN."),
+    Setting("SLACK_CLIENT_SECRET", None, "OAuth client secret (needed with SLACK_CLIENT_ID).", True),
+    Setting("SLACK_STATE_SECRET", None,
+            "Secret (16+ characters) that signs the OAuth `state` values csbot hands out (needed with "
+            "SLACK_CLIENT_ID).", True),
+    Setting("CSBOT_ALLOWED_USERS", None,
+            "Comma-separated Slack user ids and user groups (`S0123ABCD` or `@cs-team`) allowed to use csbot; "
+            "everyone in allowed workspaces when unset."),
+    Setting("CSBOT_REVENUE_VIEWERS", None,
+            "Comma-separated user ids and user groups who may see money (MRR, NRR, GRR, ARPA, CAC, CLV, "
+            "retention cost, MRR in health cards and Home); everyone when unset."),
+    Setting("CSBOT_LEADS", None,
+            "Comma-separated user ids and user groups who see the team view (per owner: bands, at-risk MRR) "
+            "in the App Home."),
     Setting("CSBOT_ALLOWED_TEAMS", None,
             "Comma-separated Slack workspace (team) ids allowed to use the bot; every workspace when unset."),
     Setting("CSBOT_PORT", "3000", "HTTP port of `csbot serve` in HTTP mode (`--port` overrides)."),
@@ -109,12 +123,23 @@ def setting(name: str, env: Mapping[str, str] | None = None) -> str | None:
 
 
 @dataclass(frozen=True)
+class OAuthCredentials:
+    client_id: str
+    client_secret: str
+    state_secret: str
+
+    def __repr__(self) -> str:  # never show secrets
+        return f"OAuthCredentials(client_id={self.client_id!r})"
+
+
+@dataclass(frozen=True)
 class SlackSettings:
     bot_token: str
     signing_secret: str | None
     app_token: str | None
     api_url: str
     allowed_teams: frozenset[str]
+    oauth: OAuthCredentials | None = None  # many workspaces (bot_token is then empty)
 
     @property
     def socket_mode(self) -> bool:
@@ -227,10 +252,35 @@ def api_base_url(env: Mapping[str, str] | None = None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+def id_list(name: str, env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """A comma-separated setting as a set of entries (user ids, group ids or @handles); empty when unset."""
+    raw = setting(name, env) or ""
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def oauth_credentials(env: Mapping[str, str] | None = None) -> OAuthCredentials | None:
+    """SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET, checked; None in single-token mode."""
+    client_id = setting("SLACK_CLIENT_ID", env)
+    if not client_id:
+        return None
+    if not re.match(r"^[0-9]+\.[0-9]+$", client_id):
+        raise SettingsError("SLACK_CLIENT_ID is malformed: copy it from Basic Information (digits.digits).")
+    client_secret = setting("SLACK_CLIENT_SECRET", env)
+    if not client_secret or not _TOKEN.match(client_secret):
+        raise SettingsError("SLACK_CLIENT_SECRET is not set or malformed: OAuth installs need it with "
+                            "SLACK_CLIENT_ID.")
+    state_secret = setting("SLACK_STATE_SECRET", env)
+    if not state_secret or len(state_secret) < 16:
+        raise SettingsError("SLACK_STATE_SECRET is not set or shorter than 16 characters: OAuth installs need "
+                            "it with SLACK_CLIENT_ID.")
+    return OAuthCredentials(client_id, client_secret, state_secret)
+
+
 def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
     """Slack credentials for `csbot serve`; SettingsError names the first missing or malformed one."""
     env = os.environ if env is None else env
-    bot_token = _check_token("SLACK_BOT_TOKEN", setting("SLACK_BOT_TOKEN", env), "xoxb-")
+    oauth = oauth_credentials(env)
+    bot_token = "" if oauth else _check_token("SLACK_BOT_TOKEN", setting("SLACK_BOT_TOKEN", env), "xoxb-")
     app_token = setting("SLACK_APP_TOKEN", env)
     if app_token:
         _check_token("SLACK_APP_TOKEN", app_token, "xapp-")
@@ -244,7 +294,10 @@ def load_slack_settings(env: Mapping[str, str] | None = None) -> SlackSettings:
         raise SettingsError("SLACK_SIGNING_SECRET is malformed: copy the 32-character secret exactly, no quotes.")
     teams = setting("CSBOT_ALLOWED_TEAMS", env) or ""
     allowed = frozenset(t.strip() for t in teams.split(",") if t.strip())
-    return SlackSettings(bot_token, secret, app_token or None, api_base_url(env), allowed)
+    if oauth and app_token:
+        raise SettingsError("SLACK_CLIENT_ID and SLACK_APP_TOKEN are both set: OAuth installs need HTTP mode "
+                            "(unset SLACK_APP_TOKEN).")
+    return SlackSettings(bot_token, secret, app_token or None, api_base_url(env), allowed, oauth)
 
 
 @dataclass(frozen=True)

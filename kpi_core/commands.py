@@ -34,7 +34,7 @@ USAGE = {
     "`/kpi segments`, `/kpi owners`, `/kpi features` (the values that exist)",
     "health": "`/health [account] [as-of date or period]` (e.g. `/health acme`, `/health acme 2026-10-31`), "
     "`/health backtest`",
-    "atrisk": "`/atrisk [segment:NAME] [owner:@user]`",
+    "atrisk": "`/atrisk [segment:NAME] [owner:@user | mine]`, `/atrisk subscribe [me]`, `/atrisk unsubscribe [me]`",
     "digest": "`/digest preview`, `/digest subscribe [day] [HH:MM] [time zone] [kpi ids...]`, "
     "`/digest unsubscribe`, `/digest list`",
 }

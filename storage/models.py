@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -338,6 +340,8 @@ class Subscription(Base):
     status: Mapped[str] = mapped_column(String(8), default="ok")
     failure: Mapped[str | None] = mapped_column(Text)
     failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # naive UTC
+    owner_id: Mapped[str | None] = mapped_column(String(32))  # personal: DMs this user about their accounts only
+    external_ok: Mapped[bool] = mapped_column(Boolean, default=False)  # an admin allowed a Slack Connect channel
 
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "kind", name="uq_subscriptions_team_channel_kind"),
@@ -436,6 +440,25 @@ class RiskAlert(Base):
         Index("ix_risk_alerts_open", "subscription_id", "closed_on", "account_id"),
         Index("ix_risk_alerts_delivery", "delivery_key"),
     )
+
+
+class ProcessedEvent(Base):
+    """A Slack event already taken on (by `event_id`): Slack retries events, each is answered once."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+
+    __table_args__ = (Index("ix_processed_events_seen", "seen_at"),)
+
+
+# Bolt's OAuth flow keeps installations and OAuth states in csbot's own database through slack_sdk's
+# SQLAlchemy stores; their tables are declared by slack_sdk and registered here so the schema is complete.
+INSTALLATIONS_TABLE = SQLAlchemyInstallationStore.build_installations_table(Base.metadata, "slack_installations")
+BOTS_TABLE = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+OAUTH_STATES_TABLE = SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, "slack_oauth_states")
 
 
 DATA_TABLES = (Account, Revenue, Invoice, Survey, Ticket, UsageEvent, Cost)

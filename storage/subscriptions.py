@@ -57,6 +57,12 @@ class SubscriptionRow:
     status: str
     failure: str | None
     failed_at: dt.datetime | None
+    owner_id: str | None = None  # a personal subscription: DMs to this user about the accounts they own
+    external_ok: bool = False  # an admin allowed posting to this Slack Connect channel
+
+    @property
+    def personal(self) -> bool:
+        return self.owner_id is not None
 
     @property
     def hour(self) -> int:
@@ -173,6 +179,7 @@ def _sub_row(r: Any) -> SubscriptionRow:
     return SubscriptionRow(
         r.id, r.team_id, r.channel_id, r.kind, r.weekday, r.at_time, r.timezone, kpis, r.cadence, r.created_by,
         _aware(r.created_at), _aware(r.schedule_since), bool(r.active), r.status, r.failure, _aware(r.failed_at),
+        r.owner_id, bool(r.external_ok),
     )
 
 
@@ -224,17 +231,21 @@ def validate_schedule(kind: str, weekday: int | None, at_time: str, timezone: st
 
 def subscribe(engine: Engine, *, team_id: str, channel_id: str, kind: str, at_time: str, timezone: str,
               now: dt.datetime, weekday: int | None = None, kpis: Sequence[str] | None = None,
-              cadence: str = "week", created_by: str | None = None) -> SubscriptionRow:
+              cadence: str = "week", created_by: str | None = None, owner_id: str | None = None,
+              external_ok: bool = False) -> SubscriptionRow:
     """Create the channel's subscription of `kind`, or update it (one per team, channel and kind).
 
     Subscribing again re-activates it, clears a failure and makes `created_by` the person told about
-    problems. `schedule_since` moves to `now` when the schedule changes (or it was inactive), so a run
-    already due under the new schedule is not posted retroactively.
+    problems. `owner_id` makes it personal (a DM channel, warnings about that owner's accounts only);
+    `external_ok` records that an admin allowed a channel shared with another organisation.
+    `schedule_since` moves to `now` when the schedule changes (or it was inactive), so a run already due
+    under the new schedule is not posted retroactively.
     """
     validate_schedule(kind, weekday, at_time, timezone, cadence)
     kpi_text = ",".join(kpis) if kpis else None
     values = {"weekday": weekday, "at_time": at_time, "timezone": timezone, "kpis": kpi_text, "cadence": cadence,
-              "created_by": created_by, "active": True, "status": "ok", "failure": None, "failed_at": None}
+              "created_by": created_by, "active": True, "status": "ok", "failure": None, "failed_at": None,
+              "owner_id": owner_id, "external_ok": external_ok}
     where = and_(Subscription.team_id == team_id, Subscription.channel_id == channel_id, Subscription.kind == kind)
     for _attempt in range(2):
         try:

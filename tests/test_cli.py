@@ -83,3 +83,10 @@ def test_secrets_are_redacted_from_logs(caplog):
     text = caplog.text
     assert "xoxb-1234" not in text and "xapp-1" not in text and "8f742231" not in text
     assert text.count("[redacted]") == 3
+
+
+def test_ask_mine_says_it_needs_slack(tmp_path):
+    db = f"sqlite:///{tmp_path}/store.db"
+    assert run(["init-db", "--db", db]).returncode == 0
+    result = run(["ask", "/health mine", "--json", "--db", db])
+    assert result.returncode == 1 and "works in Slack only" in json.loads(result.stdout)["error"]

@@ -71,7 +71,7 @@ def test_default_time_zone_is_the_channel_creators(stack):
 
 
 def test_default_time_zone_falls_back_to_utc(stack):
-    stack.api.fail_next("conversations.info", error="channel_not_found")
+    stack.api.fail_next("users.info", error="user_not_found")  # the creator's time zone cannot be read
     ask(stack, "/digest", "subscribe tuesday")
     assert subs.find_subscription(stack.engine, "C0TEST001", "digest").timezone == "UTC"
 

@@ -8,7 +8,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -64,6 +64,7 @@ class JobContext:
     find_at_risk: FindAtRisk = find_at_risk
     sleep: Callable[[float], None] = time.sleep  # between retries of an ambiguous post
     sources: tuple[SourceDef, ...] = ()  # the sources file's sources, synced on their schedules
+    client_for_team: Callable[[str], WebClient] | None = None  # OAuth installs: each workspace's own token
 
     @classmethod
     def from_env(cls, engine: Engine, client: WebClient, config: KpiConfig,
@@ -78,6 +79,12 @@ class JobContext:
         }
         values.update(overrides)
         return cls(engine, client, config, **values)
+
+    def for_team(self, team_id: str) -> JobContext:
+        """This context with the client of `team_id`'s installation (OAuth installs), else itself."""
+        if self.client_for_team is None:
+            return self
+        return replace(self, client=self.client_for_team(team_id))
 
     def now(self) -> dt.datetime:
         value = self.clock()

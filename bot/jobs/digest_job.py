@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from bot.access import money_kpi_ids
 from bot.jobs.context import JobContext
 from bot.jobs.posting import (
     DeliveryFailure,
@@ -64,11 +65,20 @@ def period_key(period: Period) -> str:
 
 
 def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow | None, today: dt.date, *,
-                  delayed: bool = False) -> DigestMessage:
-    """The digest for `sub`'s KPIs and cadence (the defaults without a subscription), as of `today`."""
+                  delayed: bool = False, money: bool = True) -> DigestMessage:
+    """The digest for `sub`'s KPIs and cadence (the defaults without a subscription), as of `today`.
+
+    Without money (`money` False, or a Slack Connect channel an admin allowed): no money KPI, no renewals list.
+    """
     kpis = (sub.kpis if sub is not None else None) or DEFAULT_DIGEST_KPIS
     cadence = sub.cadence if sub is not None else "week"
+    shared = (sub is not None and sub.external_ok) or not money
+    if shared:  # a channel shared with another organisation: money never goes there
+        money = money_kpi_ids()
+        kpis = [k for k in kpis if k not in money] or [k for k in DEFAULT_DIGEST_KPIS if k not in money]
     content = build_digest(engine, today, config, kpis=kpis, cadence=cadence)
+    if shared:
+        content = replace(content, renewals=())
     blocks = digest_blocks(content, delayed=delayed)
     fresh = digest_freshness(engine, kpis)
     blocks[1:1] = digest_freshness_blocks(fresh, config.tz)  # under the title: failed sources, stale warning

@@ -57,7 +57,10 @@ _HINTS = {
     "restricted_action": "the workspace does not let me post there",
     "invalid_digest": "its settings cannot be used any more",
 }
+_HINTS["channel_shared"] = "the channel is now shared with another organisation (Slack Connect)"
 _FIXES = {
+    "channel_shared": "ask an admin listed in CSBOT_SUBSCRIPTION_ADMINS to subscribe with `--external-ok` "
+                      "(revenue figures are never posted there)",
     "channel_not_found": "invite me to the channel (`/invite @csbot`) or subscribe another channel",
     "not_in_channel": "invite me to the channel with `/invite @csbot`",
     "is_archived": "unarchive the channel or subscribe another one",

@@ -54,6 +54,13 @@ def findings_for(items: Sequence[AtRisk]) -> list[subs.RuleFinding]:
             for item in items for rule in item.rules]
 
 
+def for_subscriber(items: Sequence[AtRisk], sub: subs.SubscriptionRow) -> list[AtRisk]:
+    """A personal subscription hears only about the accounts its owner owns; a channel about all."""
+    if sub.owner_id is None:
+        return list(items)
+    return [item for item in items if item.health.owner == sub.owner_id]
+
+
 def alert_state(row: subs.AlertRow) -> AlertState | None:
     """What the buttons recorded on an alert, as the renderer shows it (None while nobody acted)."""
     if row.state == "open" or not row.acted_by or row.acted_at is None:
@@ -87,7 +94,7 @@ def scan(ctx: JobContext, *, key: str, sub: subs.SubscriptionRow, today: dt.date
     an earlier run of the same key). Raises DeliveryFailure when a warning could not be posted (after
     trying the others, unless the channel itself is unusable). `allow_post` False (a recovered scan past its
     grace window): warnings already in the channel are recorded, the others skipped."""
-    items = tuple(ctx.find_at_risk(ctx.engine, today, ctx.config))
+    items = tuple(for_subscriber(ctx.find_at_risk(ctx.engine, today, ctx.config), sub))
     by_account = {item.health.account.id: item for item in items}
     plans = tuple(subs.record_alerts(
         ctx.engine, subscription_id=sub.id, channel_id=sub.channel_id, today=today, findings=findings_for(items),
@@ -158,7 +165,7 @@ def scan(ctx: JobContext, *, key: str, sub: subs.SubscriptionRow, today: dt.date
 
 def preview(ctx: JobContext, sub: subs.SubscriptionRow, today: dt.date) -> tuple[list[AtRisk], list[subs.AlertPlan]]:
     """What a scan would warn about now, without recording anything (`csbot scan-risk --dry-run`)."""
-    items = ctx.find_at_risk(ctx.engine, today, ctx.config)
+    items = for_subscriber(ctx.find_at_risk(ctx.engine, today, ctx.config), sub)
     plans = subs.record_alerts(
         ctx.engine, subscription_id=sub.id, channel_id=sub.channel_id, today=today, findings=findings_for(items),
         batch="dry-run", claimed_by=ctx.identity, now=ctx.now(), dry_run=True)

@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot.access import AccessPolicy
 from bot.jobs import digest_job, risk_job, snapshot_job, sync_job
 from bot.jobs.context import LATE_AFTER, JobContext
 from bot.jobs.leader import Leader, make_leader
@@ -204,9 +205,20 @@ def tick(ctx: JobContext, now: dt.datetime | None = None) -> list[Outcome]:
     return outcomes
 
 
+def refuse_if_now_shared(ctx: JobContext, sub: subs.SubscriptionRow) -> None:
+    """A channel shared with another organisation (Slack Connect) since it subscribed, without an admin's
+    `--external-ok`, gets nothing more: a permanent failure the subscriber is told about. A channel that
+    cannot be read is left to the post itself (it was checked when it subscribed)."""
+    if sub.owner_id is None and not sub.external_ok and AccessPolicy().sharing(ctx.client, sub.channel_id) == \
+            "external":
+        raise DeliveryFailure("channel_shared", "the channel is now shared with another organisation",
+                              permanent=True)
+
+
 def _run(ctx: JobContext, due: DueRun, *, delayed: bool, recover_since: dt.datetime | None,
          allow_post: bool) -> tuple[str, Posted | None]:
     today = ctx.today_for(due.local_day)
+    refuse_if_now_shared(ctx, due.sub)
     if due.sub.kind == "digest":
         posted = digest_job.deliver_digest(ctx, key=due.key, channel=due.sub.channel_id, sub=due.sub, today=today,
                                            delayed=delayed, recover_since=recover_since, allow_post=allow_post)
@@ -222,6 +234,7 @@ def run_due(ctx: JobContext, sub: subs.SubscriptionRow, now: dt.datetime,
     due = due_run(sub, now)
     if due is None:
         return None
+    ctx = ctx.for_team(sub.team_id)
     late = now - due.fire_time
     within = late <= ctx.grace
     delayed = late > LATE_AFTER
@@ -324,10 +337,10 @@ class SchedulerService:
 
     @classmethod
     def from_env(cls, engine: Engine, config: KpiConfig, client: WebClient,
-                 env: Mapping[str, str] | None = None) -> SchedulerService:
+                 env: Mapping[str, str] | None = None, **overrides) -> SchedulerService:
         """Settings from the environment: grace, tick interval, CSBOT_AS_OF, CSBOT_NOW; the leader lock that
-        fits the database."""
-        ctx = JobContext.from_env(engine, client, config, env)
+        fits the database. `overrides` go to the JobContext (e.g. `client_for_team` for OAuth installs)."""
+        ctx = JobContext.from_env(engine, client, config, env, **overrides)
         every = tick_seconds(env)
         return cls(ctx, make_leader(engine), tick_seconds=every, leader_seconds=min(15.0, every))
 

@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from bot.listeners import actions, alerts, commands, subscriptions
+from bot.listeners import actions, alerts, commands, home, lifecycle, questions, subscriptions
 from bot.services import Services
 
 
@@ -11,3 +11,6 @@ def register(app: App, services: Services) -> None:
     subscriptions.register(app, services)
     actions.register(app, services)
     alerts.register(app, services)
+    home.register(app, services)
+    questions.register(app, services)
+    lifecycle.register(app, services)

@@ -10,8 +10,10 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access import limited_text, refusal
 from bot.delivery import respond
-from bot.listeners.replies import decode_request, freshness_blocks, guarded, reply
+from bot.listeners.replies import decode_request, freshness_blocks, guarded, reply, team_of
+from bot.redact import money_kpi_asked, without_money
 from bot.render.blocks import (
     PICK_ACCOUNT_ACTION,
     SHARE_ACTION,
@@ -38,7 +40,17 @@ def register(app: App, services: Services) -> None:
         text, today = decode_request(_value(body))
         user = body["user"]["id"]
         channel = body["channel"]["id"]
+        sharing = services.access.sharing(client, channel)
+        if sharing != "internal":
+            respond(client, body, {"text": refusal(sharing, "share answers"), "replace_original": False})
+            return
+        money = services.access.sees_money(client, team_of(body), user)
+        if not money and money_kpi_asked(text):
+            respond(client, body, {"text": f"{limited_text()}.", "replace_original": False})
+            return
         answer = ask(services.engine, text, today, services.kpi_config)
+        if not money:
+            answer = without_money(answer)
         try:
             shared = shared_blocks(answer, user)
             shared[-1:-1] = freshness_blocks(services, answer)  # above "Shared by"

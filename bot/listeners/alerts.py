@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import respond
 from bot.jobs.risk_job import alert_state
-from bot.listeners.replies import guarded
+from bot.listeners.home import refresh_homes
+from bot.listeners.replies import guarded, team_of
 from bot.render.digest_blocks import (
     ACK_ACTION,
     DISMISS_ACTION,
@@ -27,6 +28,7 @@ from bot.render.digest_blocks import (
 from bot.services import Services
 from bot.workers import deferred
 from kpi_core import clock
+from kpi_core.book import account_owner
 from storage import subscriptions as subs
 
 log = logging.getLogger("csbot.alerts")
@@ -51,18 +53,25 @@ def record(services: Services, client: WebClient, body: dict[str, Any], alert_id
            until: dt.date | None = None, reason: str | None = None) -> None:
     """Record who did what on the alert, then show it in the warning itself (buttons replaced by the state)."""
     user = body["user"]["id"]
+    from_home = (body.get("view") or {}).get("type") == "home"  # a click in the App Home: no response_url
+    quiet = from_home or body.get("type") == "view_submission"  # nowhere to answer but the message and Home
     row = subs.alert_action(services.engine, alert_id, action, user=user, at=clock.utcnow(), until=until,
                             reason=reason)
     if row is None:
-        respond(client, body, {"text": "That warning is no longer on record.", "replace_original": False})
+        if not quiet:
+            respond(client, body, {"text": "That warning is no longer on record.", "replace_original": False})
         return
     state = alert_state(row)
-    blocks = _original_blocks(client, body, row)
+    blocks = _original_blocks(client, body if not from_home else {}, row)
     if state is None or not row.channel_id or not row.message_ts or blocks is None:
-        respond(client, body, {"text": "Recorded.", "replace_original": False})
-        return
-    client.chat_update(channel=row.channel_id, ts=row.message_ts, blocks=with_alert_state(blocks, state),
-                       text=f"Churn-risk warning ({row.state})")
+        if not quiet:
+            respond(client, body, {"text": "Recorded.", "replace_original": False})
+    else:
+        client.chat_update(channel=row.channel_id, ts=row.message_ts, blocks=with_alert_state(blocks, state),
+                           text=f"Churn-risk warning ({row.state})")
+    with services.engine.connect() as conn:
+        owner = account_owner(conn, row.account_id)
+    refresh_homes(services, client, team_of(body), [user, owner])
 
 
 def _alert_id(body: dict[str, Any]) -> int:

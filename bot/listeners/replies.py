@@ -12,7 +12,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import ActionsBlock
 
+from bot.access import limited_text, user_of
 from bot.delivery import DeliveryError, respond
+from bot.redact import money_kpi_asked, without_money
 from bot.render.blocks import (
     ambiguous_blocks,
     answer_blocks,
@@ -41,6 +43,15 @@ def decode_request(value: str) -> tuple[str, dt.date]:
     return str(data["t"]), dt.date.fromisoformat(data["d"])
 
 
+def team_of(body: dict[str, Any]) -> str:
+    return body.get("team_id") or (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") \
+        or ""
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    return body.get("channel_id") or (body.get("channel") or {}).get("id")
+
+
 def command_text(body: dict[str, Any]) -> str:
     return f"{body.get('command', '/kpi')} {body.get('text') or ''}".strip()
 
@@ -61,18 +72,28 @@ def _replace_account(text: str, typed: str, account_id: str) -> str:
     return f"{text} {quoted}"
 
 
-def build_reply(services: Services, text: str, today: dt.date) -> tuple[dict[str, Any], Answer | None]:
-    """The Slack message answering `text` (an answer, a question about the account, or an explanation)."""
+def build_reply(services: Services, text: str, today: dt.date, *, money: bool = True,
+                share: bool = True) -> tuple[dict[str, Any], Answer | None]:
+    """The Slack message answering `text` (an answer, a question about the account, or an explanation).
+
+    `money` False: a money KPI gets the polite refusal and health cards lose their amounts; `share` False:
+    no "Share in channel" button (an answer already in a thread or DM, or a Slack Connect channel).
+    """
+    if not money and (kpi := money_kpi_asked(text)):
+        message = f"{limited_text()}. `{kpi}` is a revenue figure; the other KPIs (`/kpi list`) are yours to ask."
+        return {"blocks": blocks_json(error_blocks(message)), "text": escape(message)}, None
     try:
         answer = ask(services.engine, text, today, services.kpi_config)
+        if not money:
+            answer = without_money(answer)
     except AmbiguousAccountError as exc:
         values = [encode_request(_replace_account(text, exc.text, c.id), today) for c in exc.candidates]
         return {"blocks": blocks_json(ambiguous_blocks(exc, values)), "text": escape(str(exc))}, None
     except (UserError, PeriodError) as exc:
         message = exc.reason if isinstance(exc, PeriodError) else str(exc)
         return {"blocks": blocks_json(error_blocks(message, _usage(text))), "text": escape(message)}, None
-    share = encode_request(text, today)
-    blocks = answer_blocks(answer, share_value=share)
+    share_value = encode_request(text, today) if share else None
+    blocks = answer_blocks(answer, share_value=share_value)
     at = len(blocks) - 1 if blocks and isinstance(blocks[-1], ActionsBlock) else len(blocks)
     blocks[at:at] = freshness_blocks(services, answer)  # under the answer, above the share button
     return {"blocks": blocks_json(blocks), "text": answer_text(answer)}, answer
@@ -92,10 +113,16 @@ def freshness_blocks(services: Services, answer: Answer) -> list:
 
 def reply(services: Services, client: WebClient, body: dict[str, Any], text: str, today: dt.date,
           **extra: Any) -> None:
-    """Answer `text` to the person who asked, ephemerally; any failure ends in an apology with a request id."""
+    """Answer `text` to the person who asked, ephemerally; any failure ends in an apology with a request id.
+
+    Money follows CSBOT_REVENUE_VIEWERS; no Share button in a Slack Connect channel.
+    """
     request_id = uuid.uuid4().hex[:12]
     try:
-        message, _ = build_reply(services, text, today)
+        team, user = team_of(body), user_of(body)
+        money = services.access.sees_money(client, team, user)
+        share = not services.access.is_external(client, channel_of(body))
+        message, _ = build_reply(services, text, today, money=money, share=share)
     except Exception as exc:
         log_failure(request_id, exc, repr(text[:200]))
         message = failure_message(exc, request_id)

@@ -9,9 +9,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access import refusal
 from bot.delivery import respond
 from bot.jobs.digest_job import build_message
 from bot.listeners.replies import guarded
+from bot.personal import is_personal, subscribe_me, subscribed_text, unsubscribe_me
 from bot.render.blocks import blocks_json, error_blocks, escape
 from bot.render.digest_blocks import digest_text
 from bot.services import Services
@@ -28,6 +30,7 @@ log = logging.getLogger("csbot.subscriptions")
 
 DIGEST_VERBS = ("preview", "subscribe", "unsubscribe", "list")
 RISK_SCAN_TIME = "08:00"
+EXTERNAL_OK = "--external-ok"
 
 
 def _ephemeral(client: WebClient, body: dict[str, Any], text: str) -> None:
@@ -92,13 +95,17 @@ def _subscribe(services: Services, client: WebClient, body: dict[str, Any], kind
         _ephemeral(client, body, "Only the people listed in CSBOT_SUBSCRIPTION_ADMINS may change this channel's "
                                  "schedules. Ask one of them, or your csbot admin.")
         return
+    args, external_ok = external_opt_in(services, client, body, args, "post digests or churn-risk warnings")
+    if external_ok is None:
+        return
     now = clock.utcnow()
     if kind == "risk":
         if args:
             raise UserError("`/atrisk subscribe` takes no options: warnings are scanned daily at 08:00 in the "
                             "channel creator's time zone.")
         sub = subs.subscribe(services.engine, team_id=team, channel_id=channel, kind="risk", at_time=RISK_SCAN_TIME,
-                             timezone=creator_time_zone(client, channel), now=now, created_by=user)
+                             timezone=creator_time_zone(client, channel), now=now, created_by=user,
+                             external_ok=external_ok)
         _ephemeral(client, body, f":white_check_mark: This channel now gets {_describe(sub)}, one message per newly "
                                  "at-risk customer with its owner mentioned. `/atrisk unsubscribe` stops them.")
         return
@@ -106,7 +113,7 @@ def _subscribe(services: Services, client: WebClient, body: dict[str, Any], kind
     tz = schedule.timezone or creator_time_zone(client, channel)
     sub = subs.subscribe(services.engine, team_id=team, channel_id=channel, kind="digest", at_time=schedule.at_time,
                          timezone=tz, now=now, weekday=schedule.weekday, kpis=schedule.kpis or None,
-                         cadence=schedule.cadence, created_by=user)
+                         cadence=schedule.cadence, created_by=user, external_ok=external_ok)
     _ephemeral(client, body, f":white_check_mark: {_describe(sub)} will be posted here. `/digest preview` shows "
                              "it now; `/digest unsubscribe` stops it. Invite me to the channel if I am not in it.")
 
@@ -135,8 +142,10 @@ def _list(services: Services, client: WebClient, body: dict[str, Any]) -> None:
 
 def _preview(services: Services, client: WebClient, body: dict[str, Any]) -> None:
     sub = subs.find_subscription(services.engine, body["channel_id"], "digest", body.get("team_id") or None)
+    money = services.access.sees_money(client, body.get("team_id") or "", body.get("user_id")) and \
+        services.access.sharing(client, body["channel_id"]) == "internal"
     message = build_message(services.engine, services.kpi_config, sub if sub and sub.active else None,
-                            services.today())
+                            services.today(), money=money)
     respond(client, body, {"text": digest_text(message.content), "blocks": message.blocks})
 
 
@@ -159,8 +168,34 @@ def handle_digest(services: Services, client: WebClient, body: dict[str, Any]) -
         _error(client, body, str(exc), help_text("digest") + "\n" + SUBSCRIBE_FORMS)
 
 
+def external_opt_in(services: Services, client: WebClient, body: dict[str, Any], args: list[str],
+                    what: str) -> tuple[list[str], bool | None]:
+    """(args without `--external-ok`, whether the channel is shared with another organisation), or None for
+    the flag when the subscription is refused (shared, and not an admin using `--external-ok`)."""
+    opted = [a for a in args if a.lower() == EXTERNAL_OK]
+    rest = [a for a in args if a.lower() != EXTERNAL_OK]
+    sharing = services.access.sharing(client, body["channel_id"])
+    if sharing == "internal":
+        return rest, False
+    if sharing == "external" and opted and services.access.is_admin(body["user_id"]):
+        return rest, True
+    hint = (" An admin listed in CSBOT_SUBSCRIPTION_ADMINS may allow it with `--external-ok`; revenue figures "
+            "are never posted there.") if sharing == "external" else ""
+    _ephemeral(client, body, refusal(sharing, what) + hint)
+    return rest, None
+
+
 def handle_atrisk_subscription(services: Services, client: WebClient, body: dict[str, Any], verb: str) -> None:
     args = (body.get("text") or "").split()[1:]
+    if is_personal(args):
+        team, user = body.get("team_id") or "", body["user_id"]
+        if verb == "subscribe":
+            _ephemeral(client, body, subscribed_text(subscribe_me(services, client, team, user)))
+        else:
+            stopped = unsubscribe_me(services, team, user)
+            _ephemeral(client, body, "Stopped your personal churn-risk warnings." if stopped
+                       else "You had no personal churn-risk warnings. `/atrisk subscribe me` starts them.")
+        return
     try:
         check_command_text(body.get("text") or "")
         if verb == "subscribe":

@@ -11,6 +11,7 @@ from .fake_slack_api import FakeSlackApi, Headers, RecordedCall
 from .signing import (
     block_actions_body,
     block_actions_payload,
+    event_body,
     post,
     sign,
     signed_headers,
@@ -26,6 +27,7 @@ __all__ = [
     "RecordedCall",
     "block_actions_body",
     "block_actions_payload",
+    "event_body",
     "post",
     "sign",
     "signed_headers",

@@ -150,6 +150,8 @@ class FakeSlackApi:
         self._users: dict[str, dict] = {}
         self._channels: dict[str, dict] = {}
         self._pending_files: dict[str, dict] = {}
+        self._usergroups: dict[str, dict] = {}
+        self.oauth_tokens: dict[str, dict] = {}  # code -> the oauth.v2.access answer (see add_oauth_code)
         self._uploads: dict[str, bytes] = {}
         self._ts_base = int(time.time()) * 1_000_000
         self._ts_counter = itertools.count(1)
@@ -339,6 +341,23 @@ class FakeSlackApi:
         """Override fields of ``conversations.info`` for ``channel_id`` (e.g. ``name="acme"``)."""
         with self._lock:
             self._channels.setdefault(channel_id, {}).update(fields)
+
+    def set_usergroup(self, group_id: str, handle: str, users: list[str]) -> None:
+        """A user group for ``usergroups.list`` and ``usergroups.users.list``."""
+        with self._lock:
+            self._usergroups[group_id] = {"id": group_id, "team_id": self.team_id, "handle": handle,
+                                          "name": handle, "users": list(users)}
+
+    def add_oauth_code(self, code: str, *, team_id: str, bot_token: str, bot_user_id: str = "U0BOTOAUTH",
+                       installer: str = "U0INSTALL1", scopes: str = "commands,chat:write") -> None:
+        """Make ``oauth.v2.access`` with ``code`` answer like Slack does for a bot install into ``team_id``."""
+        with self._lock:
+            self.oauth_tokens[code] = {
+                "ok": True, "app_id": self.app_id, "authed_user": {"id": installer}, "scope": scopes,
+                "token_type": "bot", "access_token": bot_token, "bot_user_id": bot_user_id,
+                "team": {"id": team_id, "name": f"team {team_id}"}, "enterprise": None,
+                "is_enterprise_install": False,
+            }
 
     # ------------------------------------------------------------------ request handling (server threads)
 
@@ -569,6 +588,33 @@ class FakeSlackApi:
             if known and known.lower() == email:
                 return self._m_users_info({"user": user_id})
         return {"ok": False, "error": "users_not_found"}
+
+    def _m_views_publish(self, params: dict) -> dict:
+        if not params.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        view = _maybe_json(params.get("view"))
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(view.get("blocks") or []) > 100:
+            return {"ok": False, "error": "invalid_blocks"}
+        return {"ok": True, "view": {"id": self._next_id("V"), "team_id": self.team_id, "state": {"values": {}},
+                                     "hash": f"{int(time.time())}.fakehash", **view}}
+
+    # the _m_* builders run with self._lock held (see _process): they read state without taking it again
+
+    def _m_usergroups_list(self, params: dict) -> dict:
+        groups = [{k: v for k, v in g.items() if k != "users"} for g in self._usergroups.values()]
+        return {"ok": True, "usergroups": groups}
+
+    def _m_usergroups_users_list(self, params: dict) -> dict:
+        group = self._usergroups.get(str(params.get("usergroup") or ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(group["users"])}
+
+    def _m_oauth_v2_access(self, params: dict) -> dict:
+        answer = self.oauth_tokens.get(str(params.get("code") or ""))
+        return answer or {"ok": False, "error": "invalid_code"}
 
     def _m_views_open(self, params: dict) -> dict:
         if not (params.get("trigger_id") or params.get("interactivity_pointer")):

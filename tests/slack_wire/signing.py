@@ -210,6 +210,24 @@ def block_actions_body(
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
 
 
+def event_body(event: dict, *, team_id: str = DEFAULT_TEAM_ID, event_id: str | None = None,
+               api_app_id: str = DEFAULT_APP_ID) -> str:
+    """An Events API ``event_callback`` envelope around ``event``, as JSON (Slack POSTs it as such)."""
+    envelope = {
+        "token": DEFAULT_VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": "U0BOT0001", "is_bot": True,
+                            "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+    }
+    return json.dumps(envelope, separators=(",", ":"))
+
+
 def post(url: str, body: str | bytes, headers: dict[str, str], timeout: float = 10.0) -> tuple[int, str]:
     """POST ``body`` and return ``(status, response text)``; HTTP error statuses are returned, not raised."""
     data = body.encode() if isinstance(body, str) else body
