@@ -90,6 +90,8 @@ class _Gate:
 
     def __exit__(self, *_exc):
         self.release.set()
+        time.sleep(0.2)  # the answers were awaited; let their threads return their connections
+        event.remove(self.engine, "before_cursor_execute", self)
 
 
 def _wait_until(check, timeout: float = 10) -> None:
