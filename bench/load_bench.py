@@ -55,6 +55,10 @@ from tests.slack_wire import FakeSlackApi, post, signed_headers, slash_command_b
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-1234-5678-loadbenchtoken"
 AS_OF = dt.date(2026, 11, 22)
+NOTE = ('Answer times are mostly queueing: 20 users share 4 answer threads, and `/health` and `/atrisk` over '
+        '10k accounts take seconds each (KPI speed is measured in the tables above); acks never wait for them'
+        '. The "user error or question back" answers are the hostile 240-word lookups ("No account matches") '
+        'and typos that match several demo names ("Which one did you mean?").')
 START, END = "<!-- load-bench:start -->", "<!-- load-bench:end -->"
 
 
@@ -238,6 +242,8 @@ def report(args, result: dict, matches: list[tuple[str, float, str]]) -> str:
         f"Answered exactly once: {result['once']} of {result['sent']} (twice: {result['twice']}); told \"busy\": "
         f"{result['busy']} (those are answered by the ack itself and run nothing). Answers by kind: "
         + ", ".join(f"{kind} {n}" for kind, n in sorted(result["kinds"].items())) + ".",
+        "",
+        NOTE,
         "",
         f"Account matching alone on the same store ({args.accounts:,} accounts), median of 5, `find_account`:",
         "",
