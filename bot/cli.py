@@ -392,10 +392,11 @@ def serve(port: int | None, db_url: str | None) -> None:
     from bot.app import build_app
     from bot.server import configure_logging, make_http_server, socket_mode_handler
     from bot.services import Services
-    from bot.settings import SettingsError, http_limits, load_slack_settings, setting
+    from bot.settings import SettingsError, check_limits, http_limits, load_slack_settings, setting
 
     try:
         settings = load_slack_settings()
+        check_limits()
     except SettingsError as exc:
         click.echo(f"csbot serve: {exc}", err=True)
         sys.exit(2)

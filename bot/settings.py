@@ -227,6 +227,16 @@ def http_limits(env: Mapping[str, str] | None = None) -> HttpLimits:
                       _whole("CSBOT_HTTP_CHANNEL_TIMEOUT", env, 1, 3600))
 
 
+def check_limits(env: Mapping[str, str] | None = None) -> None:
+    """Raise SettingsError for the first malformed limit (answer pool, timeouts, HTTP), so that `csbot serve`
+    stops at start with one line instead of failing later."""
+    answer_workers(env)
+    answer_queue(env)
+    statement_timeout(env)
+    db_connect_timeout(env)
+    http_limits(env)
+
+
 def scheduler_enabled(env: Mapping[str, str] | None = None) -> bool:
     """CSBOT_SCHEDULER: on (default) or off."""
     value = (setting("CSBOT_SCHEDULER", env) or "on").lower()

@@ -28,14 +28,20 @@ def _one_or_ambiguous(text: str, found: list[AccountRef]) -> AccountRef | None:
     return None
 
 
-def _variants(name: str) -> list[str]:
-    """The (capped) name and its leading words, casefolded: what a query is compared with, so that
-    'acme crop' still finds 'Acme Corp' and 'acme' finds 'Acme Corporation International'."""
-    name = name.casefold()[:MAX_MATCH_CHARS]
-    words = name.split()[:MAX_MATCH_WORDS]
-    out = [name]
-    out.extend(" ".join(words[:n]) for n in range(1, len(words) + 1))
-    return out
+def _choices(names: list[str], query: str) -> tuple[list[str], list[int]]:
+    """What a query is compared with, casefolded and capped: each name, and its leading words in about as many
+    words as the query (so 'acme crop' still finds 'Acme Corp' and 'acme' finds 'Acme Corporation International');
+    with the index of the name each choice belongs to."""
+    capped = [name.casefold()[:MAX_MATCH_CHARS] for name in names]
+    choices, owners = list(capped), list(range(len(capped)))
+    words = len(query.split())
+    for n in range(max(1, words - 1), min(MAX_MATCH_WORDS, words + 1) + 1):
+        for i, name in enumerate(capped):
+            parts = name.split(maxsplit=n)
+            if len(parts) > n:
+                choices.append(" ".join(parts[:n]))
+                owners.append(i)
+    return choices, owners
 
 
 def find_account(conn: Connection, text: str) -> AccountRef:
@@ -63,14 +69,8 @@ def _fuzzy(conn: Connection, text: str, query: str) -> AccountRef:
     a question. A query longer than any name we compare with cannot be a typo of one: it matches nothing."""
     if len(query) > MAX_MATCH_CHARS:
         raise UnknownAccountError(text)
-    refs: list[AccountRef] = []
-    choices: list[str] = []
-    owners: list[int] = []
-    for row in conn.execute(select(Account.account_id, Account.name)):
-        refs.append(AccountRef(row.account_id, row.name))
-        for variant in _variants(row.name):
-            choices.append(variant)
-            owners.append(len(refs) - 1)
+    refs = [AccountRef(r.account_id, r.name) for r in conn.execute(select(Account.account_id, Account.name)).all()]
+    choices, owners = _choices([r.name for r in refs], query)
     best: dict[int, float] = {}
     for _choice, score, index in process.extract(query, choices, scorer=fuzz.ratio, limit=None,
                                                  score_cutoff=FUZZY_CUTOFF * 100):

@@ -133,7 +133,7 @@ def test_runs_missed_during_an_outage_are_recorded_and_listed(store, api, channe
     (status,) = subs.list_subscriptions(store, channel_id="C0DIGEST1")
     listed = _status_line(status)
     assert "Last run 2026-W04: posted" in listed
-    assert f"Skipped 2026-W03: {reason}" in listed and f"Skipped 2026-W02: {reason}" in listed
+    assert f"Run 2026-W03: {reason}" in listed and f"Run 2026-W02: {reason}" in listed
     clock.advance(seconds=30)
     assert scheduler.tick(ctx) == []  # recorded once
 
@@ -157,3 +157,30 @@ def test_a_warning_slack_accepted_with_a_500_is_not_posted_again(store, api, cha
     assert {subs.get_delivery(store, k).state for k in alert_keys} == {"posted"}
     scans.clock.advance(minutes=10)
     assert scheduler.tick(scans.ctx) == []
+
+
+def test_digest_list_in_slack_shows_the_runs_missed_while_csbot_was_down(store):
+    from tests.slack_stack import Stack, _answer_text, _stack
+
+    sub = subs.subscribe(store, team_id="T0TEST001", channel_id="C0TEST001", kind="digest", weekday=0,
+                         at_time="09:00", timezone="Europe/Berlin", now=utc("2026-01-01T12:00:00"),
+                         created_by=OWNER)
+    with FakeSlackApi() as jobs_api:
+        FakeChannels(jobs_api)
+        clock = SetClock(utc(MONDAY))
+        ctx = make_ctx(store, jobs_api, clock)
+        scheduler.tick(ctx)
+        clock.set("2026-01-19T08:00:30")
+        scheduler.tick(ctx)
+    with FakeSlackApi() as api:
+        server, thread, base = _stack(store, api)
+        try:
+            stack = Stack(f"{base}/slack/events", api, store)
+            _, _, name, _ = stack.command("/digest", "list")
+            text = _answer_text(stack.answer(name))
+        finally:
+            server.close()
+            thread.join(timeout=5)
+    assert f"digest:{sub.id}" not in text  # periods, not internal keys
+    assert "Last run 2026-W03: posted" in text
+    assert "Run 2026-W02: skipped: csbot was down from 2026-01-05 08:00 to 2026-01-19 08:00 UTC" in text

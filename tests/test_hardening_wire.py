@@ -90,6 +90,8 @@ class _Gate:
 
     def __exit__(self, *_exc):
         self.release.set()
+        time.sleep(0.2)  # the answers were awaited; let their threads return their connections
+        event.remove(self.engine, "before_cursor_execute", self)
 
 
 def _wait_until(check, timeout: float = 10) -> None:
@@ -309,3 +311,27 @@ def test_150_idle_connections_do_not_stop_commands_or_healthz(make_stack):
     finally:
         for s in idle:
             s.close()
+
+
+@pytest.mark.parametrize("env,named", [
+    ({"CSBOT_ANSWER_WORKERS": "0"}, "CSBOT_ANSWER_WORKERS"),
+    ({"CSBOT_ANSWER_QUEUE": "many"}, "CSBOT_ANSWER_QUEUE"),
+    ({"CSBOT_STATEMENT_TIMEOUT": "-1"}, "CSBOT_STATEMENT_TIMEOUT"),
+    ({"CSBOT_DB_CONNECT_TIMEOUT": "2.5"}, "CSBOT_DB_CONNECT_TIMEOUT"),
+    ({"CSBOT_MAX_BODY_BYTES": "10"}, "CSBOT_MAX_BODY_BYTES"),
+    ({"CSBOT_HTTP_CONNECTION_LIMIT": "x"}, "CSBOT_HTTP_CONNECTION_LIMIT"),
+])
+def test_a_malformed_limit_names_its_setting(env, named):
+    from bot.settings import SettingsError, check_limits
+
+    with pytest.raises(SettingsError) as info:
+        check_limits(env)
+    assert str(info.value).startswith(named) and "\n" not in str(info.value)
+
+
+def test_limits_default_to_the_documented_values():
+    from bot.settings import HttpLimits, http_limits
+
+    assert http_limits({}) == HttpLimits(65536, 8, 1000, 30)
+    pool = AnswerPool.from_env({})
+    assert (pool.size, pool.queue_limit, pool.statement_timeout) == (4, 20, 20.0)

@@ -142,8 +142,9 @@ def log_failure(request_id: str, error: BaseException, what: str) -> None:
 
 
 def guarded(listener):
-    """Run a lazy listener so that any unexpected error is logged once with a request id and the user
-    gets a short apology with that id (lazy listeners run after the ack, outside Bolt's error handler)."""
+    """Run work after the ack (bot/workers.py) so that any unexpected error is logged once with a request id
+    and the user gets a short message with that id: too slow, database not answering, or an apology (this work
+    runs outside Bolt's error handler)."""
 
     @functools.wraps(listener)
     def run(**kwargs: Any) -> None:

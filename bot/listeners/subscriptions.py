@@ -85,7 +85,7 @@ def _status_line(status: subs.SubscriptionStatus) -> str:
         lines.append(f"Last run {last.period_key}: {last.state}{late} at {when_text}{error}")
     for missed in status.missed:
         if last is None or missed.key != last.key:
-            lines.append(f"Skipped {missed.period_key}: {escape(missed.error or '')}")
+            lines.append(f"Run {missed.period_key}: {escape(missed.error or 'skipped')}")
     return "\n".join(lines)
 
 
