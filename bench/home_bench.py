@@ -117,7 +117,7 @@ def postgres_store(folder: Path, book: int, url: str, reuse: bool = False) -> tu
 def measure(engine: Engine, user: str, lead: bool, runs: int) -> dict:
     config = load_config(None)
     access = AccessPolicy(leads=frozenset({LEAD}))
-    services = Services.create(engine, config, AS_OF, access)
+    services = Services.create(engine, config, AS_OF, access=access)
     client = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/")  # never called: no user groups here
     statements = []
 

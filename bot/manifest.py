@@ -48,6 +48,12 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.upload.v2": ("files:write",),  # files_upload_v2: getUploadURLExternal + completeUploadExternal
     "users.info": ("users:read",),
     "users.lookupByEmail": ("users:read.email",),
+    "usergroups.list": ("usergroups:read",),
+    "usergroups.users.list": ("usergroups:read",),
+    "views.publish": (),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+    "oauth.v2.access": (),  # the OAuth install flow (client id and secret, no bot scope)
     "views.open": (),
 }
 """Scopes each Slack Web API method csbot calls needs (tests/test_manifest_scopes.py scans the code for calls)."""

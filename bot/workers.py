@@ -13,6 +13,7 @@ can use it. For slash commands a "Working on it…" note is shown when the answe
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import threading
 import uuid
@@ -157,14 +158,18 @@ def _tell_busy(body: Mapping[str, Any], client: Any) -> None:
 
 
 def deferred(pool: AnswerPool, work: Callable[..., None]) -> Callable[..., None]:
-    """A Bolt listener that acks on the request thread and runs `work(body=..., client=...)` on `pool`.
+    """A Bolt listener that acks on the request thread and runs `work(body=..., client=...)` on `pool`
+    (also `context=...` when `work` takes a `context` parameter, e.g. for the bot's own user id).
 
     Slash commands that find the pool full get the busy message in the ack itself; other requests (buttons,
     events) are acked and told through their response_url, from a short-lived thread.
     """
 
-    def listener(ack: Ack, body: dict[str, Any], client: Any) -> None:
-        accepted = pool.submit(run_with_progress(pool, body, lambda: work(body=body, client=client)))
+    wants_context = "context" in inspect.signature(work).parameters
+
+    def listener(ack: Ack, body: dict[str, Any], client: Any, context: Any = None) -> None:
+        kwargs = {"body": body, "client": client, **({"context": context} if wants_context else {})}
+        accepted = pool.submit(run_with_progress(pool, body, lambda: work(**kwargs)))
         if accepted:
             ack()
             return

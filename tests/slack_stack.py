@@ -94,7 +94,7 @@ def _stack(engine, api, *, allowed: str = "", services: Services | None = None, 
     env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "CSBOT_SLACK_API_URL": api.base_url,
            "CSBOT_ALLOWED_TEAMS": allowed, **(env_extra or {})}
     settings = load_slack_settings(env)
-    app = build_app(settings, services or Services.create(engine, CONFIG, TODAY, AccessPolicy.from_env(env)))
+    app = build_app(settings, services or Services.create(engine, CONFIG, TODAY, access=AccessPolicy.from_env(env)))
     server = make_http_server(app, engine, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

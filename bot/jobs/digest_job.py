@@ -77,8 +77,8 @@ def build_message(engine: Engine, config: KpiConfig, sub: subs.SubscriptionRow |
         money = money_kpi_ids()
         kpis = [k for k in kpis if k not in money] or [k for k in DEFAULT_DIGEST_KPIS if k not in money]
     content = build_digest(engine, today, config, kpis=kpis, cadence=cadence)
-    if shared:
-        content = replace(content, renewals=())
+    if shared:  # and no MRR movements either
+        content = replace(content, renewals=(), movements=None, movements_period=None)
     blocks = digest_blocks(content, delayed=delayed)
     fresh = digest_freshness(engine, kpis)
     blocks[1:1] = digest_freshness_blocks(fresh, config.tz)  # under the title: failed sources, stale warning

@@ -29,6 +29,7 @@ from bot.jobs.posting import (
     record_failure,
     record_success,
 )
+from bot.redact import at_risk_without_money
 from bot.render.blocks import blocks_json
 from bot.render.digest_blocks import AlertState, risk_alert_blocks, risk_alert_text
 from kpi_core.risk import AtRisk
@@ -134,6 +135,8 @@ def scan(ctx: JobContext, *, key: str, sub: subs.SubscriptionRow, today: dt.date
             subs.mark_skipped(ctx.engine, d.key, reason="interrupted, and too late to post when recovered")
             skipped += 1
             continue
+        if sub.external_ok:  # a Slack Connect channel an admin allowed: money never goes there
+            item = at_risk_without_money(item)
         text, blocks = alert_message(item, rows, today)
         try:
             result = post_message(ctx, channel=sub.channel_id, key=d.key, text=text, blocks=blocks,

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -21,6 +21,7 @@ from bot.render.home_blocks import (
     home_view,
 )
 from bot.services import Services
+from bot.workers import deferred
 from kpi_core.book import book_of_business, team_view
 from storage import personal
 
@@ -63,10 +64,8 @@ def _page(body: dict[str, Any]) -> int:
 
 
 def register(app: App, services: Services) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
-
-    def opened(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+    def opened(body: dict[str, Any], client: WebClient) -> None:
+        event = body["event"]
         if event.get("tab", "home") != "home":
             return
         publish_home(services, client, team_of(body), event["user"])
@@ -82,7 +81,7 @@ def register(app: App, services: Services) -> None:
             unsubscribe_me(services, team, user)
         publish_home(services, client, team, user)
 
-    app.event("app_home_opened")(ack=ack_now, lazy=[opened])
-    app.action(PAGE_PREV_ACTION)(ack=ack_now, lazy=[paged])
-    app.action(PAGE_NEXT_ACTION)(ack=ack_now, lazy=[paged])
-    app.action(PERSONAL_ALERTS_ACTION)(ack=ack_now, lazy=[switch_personal_alerts])
+    app.event("app_home_opened")(deferred(services.answers, opened))
+    app.action(PAGE_PREV_ACTION)(deferred(services.answers, paged))
+    app.action(PAGE_NEXT_ACTION)(deferred(services.answers, paged))
+    app.action(PERSONAL_ALERTS_ACTION)(deferred(services.answers, switch_personal_alerts))

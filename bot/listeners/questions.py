@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock
@@ -22,6 +22,7 @@ from bot.listeners.replies import build_reply, decode_request, encode_request, g
 from bot.personal import expand_mine, is_personal, subscribe_me, subscribed_text, unsubscribe_me
 from bot.render.blocks import _button, _section, apology_blocks, blocks_json, error_blocks, escape
 from bot.services import Services
+from bot.workers import deferred
 from kpi_core import clock
 from kpi_core.plain_words import known_segments, understand
 from kpi_core.types import UserError
@@ -107,17 +108,13 @@ def _personal_alerts(services: Services, client: WebClient, team: str, user: str
 
 
 def register(app: App, services: Services) -> None:
-    def ack_now(ack: Ack) -> None:
-        ack()
+    def mentioned(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        answer_event(services, client, body, body["event"], context, in_thread=True)
 
-    def mentioned(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        answer_event(services, client, body, event, context, in_thread=True)
-
-    def direct_message(body: dict[str, Any], event: dict[str, Any], client: WebClient,
-                       context: BoltContext) -> None:
-        if event.get("channel_type") != "im":
+    def direct_message(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if body["event"].get("channel_type") != "im":
             return
-        answer_event(services, client, body, event, context, in_thread=False)
+        answer_event(services, client, body, body["event"], context, in_thread=False)
 
     @guarded
     def suggested(body: dict[str, Any], client: WebClient) -> None:
@@ -125,6 +122,6 @@ def register(app: App, services: Services) -> None:
         text = expand_mine(text, body["user"]["id"])  # the clicker's own accounts
         reply(services, client, body, text, today)
 
-    app.event("app_mention")(ack=ack_now, lazy=[mentioned])
-    app.event("message")(ack=ack_now, lazy=[direct_message])
-    app.action(re.compile(rf"^{SUGGEST_ACTION}_\d+$"))(ack=ack_now, lazy=[suggested])
+    app.event("app_mention")(deferred(services.answers, mentioned))
+    app.event("message")(deferred(services.answers, direct_message))
+    app.action(re.compile(rf"^{SUGGEST_ACTION}_\d+$"))(deferred(services.answers, suggested))
