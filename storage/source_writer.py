@@ -30,7 +30,7 @@ from storage.csv_rules import FileSpec
 from storage.provenance import claim_rows, owned_keys
 from storage.sync_report import TableChanges
 
-__all__ = ["after_write", "write_table"]
+__all__ = ["write_table"]
 
 _BATCH = 500
 
@@ -49,15 +49,7 @@ def write_table(
         changes = _write_keyed(conn, spec, present, rows, source, whole)
     else:
         changes = _write_usage(conn, spec, rows, source, whole)
-    after_write(conn, spec.kind, changes)
     return changes
-
-
-def after_write(conn: Connection, table: str, changes: TableChanges) -> None:
-    """The one place every sync write ends: ROLLUPS (issue #10) are to be refreshed here for `table`."""
-    # ROLLUPS: call the rollup upkeep of issue #10 here (same connection, same transaction), e.g.
-    # refresh_rollups(conn, table) when changes.added or changes.changed or changes.removed.
-    return None
 
 
 # --- keyed tables --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from storage.freshness import table_loads
 from storage.importer import import_paths
-from storage.models import Account, Revenue, SourceRun, Ticket, UsageEvent
+from storage.models import Account, Revenue, SourceRun, Ticket, UsageDay, UsageEvent
 from storage.sources_file import parse_sources
 from storage.sync import last_runs, sync_source
 from storage.sync_report import SyncError
@@ -358,3 +358,20 @@ def test_an_unexpected_error_is_recorded_and_named(store: Engine, warehouse: War
     assert caught.value.problems == ["warehouse: RuntimeError: disk full (nothing was written; see the log)"]
     with store.connect() as conn:
         assert last_runs(conn)["warehouse"]["last"].error == caught.value.problems[0]
+
+
+def test_a_sync_leaves_the_usage_rollups_matching_its_rows(store: Engine, warehouse: Warehouse) -> None:
+    """Synced usage reaches the day rollups the KPIs read (storage/rollups.py: the engine's write hook)."""
+    seed(warehouse)
+    source = source_of(warehouse)
+    sync_source(store, source, now=T0)
+    warehouse.insert("segment.tracks", [
+        track("e4", "A1", "u3", "export", dt.datetime(2026, 11, 28, 12, 0), dt.datetime(2026, 11, 30, 6, 0))])
+    sync_source(store, source, now=T0 + dt.timedelta(days=1))
+    raw = rows(store, UsageEvent.account_id, UsageEvent.user_id, UsageEvent.occurred_at)
+    expected: dict[tuple[str, dt.date], set[str]] = {}
+    for account, user, at in raw:
+        expected.setdefault((account, at.date()), set()).add(user)
+    events = {key: sum(1 for a, _, at in raw if (a, at.date()) == key) for key in expected}
+    assert rows(store, UsageDay.account_id, UsageDay.day, UsageDay.events, UsageDay.users) == sorted(
+        (a, d, events[(a, d)], len(users)) for (a, d), users in expected.items())
