@@ -88,6 +88,12 @@ def _local(at: dt.datetime, tz: ZoneInfo) -> str:
     return at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%a %d %b %H:%M")
 
 
+def kpi_tables(kpi_ids: Iterable[str]) -> tuple[str, ...]:
+    """The data-contract tables the KPIs `kpi_ids` read (`usage`, not `usage_events`), each once."""
+    names = (n for k in kpi_ids for n in catalog().get(k).tables)
+    return tuple(dict.fromkeys(_CONTRACT_NAME.get(n, n) for n in names))
+
+
 def answer_tables(answer: Answer) -> tuple[str, ...]:
     """The data-contract tables an answer read."""
     if isinstance(answer, KpiAnswer):

@@ -68,6 +68,15 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def head_revision() -> str:
+    """The newest migration this code knows (what `upgrade` brings a store to)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (creates it on an empty database)."""
     command.upgrade(alembic_config(engine), "head")

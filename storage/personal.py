@@ -7,14 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import (
     BOTS_TABLE,
     INSTALLATIONS_TABLE,
     Delivery,
-    ImportRun,
     ProcessedEvent,
     RiskAlert,
     Subscription,
@@ -64,13 +63,6 @@ def open_alerts(engine: Engine, team_id: str, account_ids: list[str], viewer: st
         chosen = personal_sub.get(account, min(by_sub))
         out[account] = by_sub[chosen]
     return out
-
-
-def data_as_of(engine: Engine) -> dt.datetime | None:
-    """When data was last loaded (the newest `import_runs` row), aware UTC; None before any import."""
-    with engine.connect() as conn:
-        latest = conn.execute(select(func.max(ImportRun.imported_at))).scalar()
-    return None if latest is None else latest.replace(tzinfo=dt.UTC)
 
 
 def first_time_event(engine: Engine, event_id: str, team_id: str | None, now: dt.datetime) -> bool:

@@ -7,12 +7,13 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from bot.render.digest_blocks import ACK_ACTION
 from bot.render.home_blocks import PAGE_NEXT_ACTION, PERSONAL_ALERTS_ACTION
 from storage import subscriptions as subs
-from storage.models import ImportRun, Subscription
+from storage.freshness import record_load
+from storage.models import Subscription
 from tests.kpi_helpers import account, load, revenue, survey, usage
 from tests.slack_stack import Stack, _stack
 from tests.slack_wire import FakeSlackApi
@@ -78,8 +79,7 @@ def _text(view: dict) -> str:
 
 def test_opening_the_home_publishes_my_book_worst_first(stack):
     with stack.engine.begin() as conn:
-        conn.execute(insert(ImportRun).values(kind="accounts", source="/data/accounts.csv", rows=3,
-                                              imported_at=dt.datetime(2026, 11, 21, 7, 30)))
+        record_load(conn, table="accounts", source="import", loaded_at=dt.datetime(2026, 11, 21, 7, 30), rows=3)
     status, took = stack.event(_home_event(CSM))
     assert status == 200 and took < 3
     view = _published(stack, CSM)
@@ -237,3 +237,12 @@ def test_not_a_risk_from_the_home_asks_for_a_reason_then_the_alert_leaves_the_ho
     assert "a detractor NPS response" not in text and "0 with an open alert" in text
     assert subs.get_alert(stack.engine, alert_id).reason == "renewal signed"
     assert stack.api.calls("response_url") == []
+
+
+def test_the_home_warns_when_the_data_behind_it_is_stale(stack):
+    with stack.engine.begin() as conn:  # synced by a source: stale 36 h after its load by default
+        record_load(conn, table="accounts", source="crm", loaded_at=dt.datetime(2026, 11, 1, 5, 0), rows=3)
+    stack.event(_home_event(CSM))
+    text = _text(_published(stack, CSM))
+    assert "data loaded 2026-11-01 05:00 UTC" in text
+    assert ":warning: stale: accounts was last loaded Sun 01 Nov 05:00" in text

@@ -7,7 +7,6 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import insert
 
 from bot.redact import health_without_money, money_kpi_asked
 from bot.render.digest_blocks import ACK_ACTION
@@ -17,7 +16,6 @@ from kpi_core.health import AccountHealth, ComponentScore
 from kpi_core.types import AccountRef
 from storage import personal
 from storage import subscriptions as subs
-from storage.models import ImportRun
 
 AS_OF = dt.date(2026, 11, 22)
 
@@ -104,14 +102,6 @@ def test_money_kpis_are_recognised_by_id_alias_and_shortcut(text, kpi):
 
 
 # ------------------------------------------------------------------------------------------------- storage
-
-
-def test_data_as_of_is_the_latest_import(store):
-    assert personal.data_as_of(store) is None
-    with store.begin() as conn:
-        for at in (dt.datetime(2026, 11, 20, 6), dt.datetime(2026, 11, 21, 7, 30)):
-            conn.execute(insert(ImportRun).values(kind="accounts", source="x", rows=1, imported_at=at))
-    assert personal.data_as_of(store) == dt.datetime(2026, 11, 21, 7, 30, tzinfo=dt.UTC)
 
 
 def test_the_event_ledger_takes_each_event_once_and_forgets_old_ones(store):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import head_revision
 from tests.sources_helpers import make_warehouse
 from tests.test_cli import run
 
@@ -100,7 +101,7 @@ def test_sync_status_and_fresh_answers(db: str, warehouse, tmp_path: Path) -> No
         "  warehouse (sql, daily at 05:00): FAILED Tue 01 Dec 2026 06:00: warehouse:tickets: the SELECT failed: "
         "no such column: t.no_such_column; last success Mon 30 Nov 2026 07:00"]
     assert "  tickets: 1 rows from warehouse, Mon 30 Nov 2026 07:00 (24 h ago)" in lines
-    assert lines[-2:] == ["Owner e-mails: all resolved", "Schema version: 0008"]
+    assert lines[-2:] == ["Owner e-mails: all resolved", f"Schema version: {head_revision()}"]
 
 
 def test_sync_names_unknown_sources_and_file_problems(tmp_path: Path, warehouse) -> None:

@@ -32,10 +32,9 @@ from bot.render.chart import digest_chart
 from bot.render.digest_blocks import digest_blocks, digest_text
 from bot.render.freshness_blocks import digest_freshness_blocks, digest_freshness_text
 from kpi_core import clock
-from kpi_core.catalog import catalog
 from kpi_core.config import KpiConfig
 from kpi_core.digest import DEFAULT_DIGEST_KPIS, DigestContent, build_digest
-from kpi_core.freshness import Freshness, freshness
+from kpi_core.freshness import Freshness, freshness, kpi_tables
 from kpi_core.periods import Period
 from kpi_core.types import UserError
 from storage import subscriptions as subs
@@ -90,8 +89,7 @@ def digest_freshness(engine: Engine, kpis) -> Freshness:
     """How fresh the tables behind a digest of `kpis` (and its health lists) are, now."""
     from bot.sources import freshness_policy
 
-    names = {t for k in kpis for t in catalog().get(k).tables} | set(catalog().get("health").tables)
-    tables = sorted({"usage" if n == "usage_events" else n for n in names})
+    tables = kpi_tables([*kpis, "health"])
     with engine.connect() as conn:
         return freshness(conn, tables, clock.utcnow(), freshness_policy())
 

@@ -3,6 +3,7 @@ any action on one of the viewer's alerts. Ack at once; compute and `views.publis
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -21,8 +22,11 @@ from bot.render.home_blocks import (
     home_view,
 )
 from bot.services import Services
+from bot.sources import freshness_policy
 from bot.workers import deferred
+from kpi_core import clock
 from kpi_core.book import book_of_business, team_view
+from kpi_core.freshness import freshness, kpi_tables
 from storage import personal
 
 log = logging.getLogger("csbot.home")
@@ -35,9 +39,12 @@ def home_model(services: Services, client: WebClient, team_id: str, user_id: str
     with services.engine.connect() as conn:
         book = book_of_business(conn, user_id, today, services.kpi_config)
         team = team_view(conn, today, services.kpi_config) if lead else None
+        fresh = freshness(conn, kpi_tables(["health"]), clock.utcnow(), freshness_policy())
     alerts = personal.open_alerts(services.engine, team_id, [e.health.account.id for e in book], viewer=user_id)
     return HomeModel(
-        user=user_id, as_of=today, data_as_of=personal.data_as_of(services.engine), book=book, alerts=alerts,
+        user=user_id, as_of=today, book=book, alerts=alerts,
+        data_as_of=fresh.data_as_of.replace(tzinfo=dt.UTC) if fresh.data_as_of else None,
+        freshness_warnings=tuple(fresh.warnings(services.kpi_config.tz)),
         money=services.access.sees_money(client, team_id, user_id), team=team,
         personal=personal.personal_subscription(services.engine, team_id, user_id),
         managed=personal.managed_subscriptions(services.engine, team_id, user_id), page=page)

@@ -57,7 +57,7 @@ class HomeModel:
 
     user: str
     as_of: dt.date
-    data_as_of: dt.datetime | None
+    data_as_of: dt.datetime | None  # aware UTC: the least recently loaded table health reads (kpi_core.freshness)
     book: Sequence[BookEntry]
     alerts: dict[str, list[AlertRow]] = field(default_factory=dict)
     money: bool = True
@@ -65,6 +65,7 @@ class HomeModel:
     personal: SubscriptionRow | None = None  # the viewer's personal alert subscription, active or not
     managed: Sequence[SubscriptionRow] = ()
     page: int = 1
+    freshness_warnings: Sequence[str] = ()  # stale tables, failed sources
 
 
 def _alert_state(row: AlertRow) -> AlertState | None:
@@ -125,7 +126,8 @@ def paginate(model: HomeModel) -> list[list[Block]]:
 def _freshness(model: HomeModel) -> str:
     loaded = ("no data loaded yet" if model.data_as_of is None
               else f"data loaded {model.data_as_of.strftime('%Y-%m-%d %H:%M')} UTC")
-    return f":arrows_counterclockwise: Scores as of {model.as_of.isoformat()} · {loaded}"
+    warnings = "".join(f"\n:warning: {w}" for w in model.freshness_warnings)
+    return f":arrows_counterclockwise: Scores as of {model.as_of.isoformat()} · {loaded}{warnings}"
 
 
 def _summary(model: HomeModel) -> str:
