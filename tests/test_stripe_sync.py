@@ -284,3 +284,13 @@ def test_two_syncs_at_once_both_succeed_one_after_the_other(store: Engine, fake:
         t.join(120)
     assert errors == []
     assert _revenue(store) == scenario.REVENUE and _invoices(store) == scenario.INVOICES
+
+
+def test_a_counted_line_on_a_price_stripe_did_not_list_fails_the_sync(store: Engine, fake: FakeStripe):
+    del fake.objects["prices"]["price_an50"]
+    with pytest.raises(SyncError) as caught:
+        _sync(store, fake)
+    [problem] = caught.value.problems
+    assert problem.startswith("stripe:invoices:in_two: line il_") and "price price_an50 is not in Stripe's price" \
+        in problem
+    assert _snapshot(store) == ({}, {}, {}, [])

@@ -80,7 +80,8 @@ def wire(store: Engine) -> Iterator[Wire]:
     try:
         yield Wire(f"http://127.0.0.1:{server.effective_port}", fake, channels, store)
     finally:
-        server.close()
+        # close every channel from inside waitress's own loop, so its select() never sees a closed socket
+        server.trigger.pull_trigger(lambda: [c.close() for c in list(server._map.values())])
         thread.join(5)
         api.stop()
         fake.stop()

@@ -19,6 +19,7 @@ from storage.csv_rules import RowPlan, file_specs
 from storage.stripe_sync.accounts import OWNED_COLUMNS, ScheduledCancellation, account_facts, scheduled_cancellations
 from storage.stripe_sync.fetch import StripeData
 from storage.stripe_sync.mrr import (
+    LEFT_OUT_ONE_OFF,
     CountedLine,
     covering_lines,
     left_out_reason,
@@ -59,11 +60,11 @@ def build_rows(data: StripeData, *, now: int, currency: str, rates: Mapping[str,
     counted: list[CountedLine] = []
     for line in data.lines:
         price = data.prices.get(line.price_id) if line.price_id else None
-        if line.price_id and price is None and line.invoice_status in {"paid", "open"}:
+        reason = left_out_reason(line, price)
+        if reason == LEFT_OUT_ONE_OFF and line.price_id and price is None:  # it would count, but on what price?
             problems.append(f"{source}:invoices:{line.invoice_id}: line {line.id}: price {line.price_id} is not in "
                             "Stripe's price list (GET /v1/prices); check the key can read prices")
             continue
-        reason = left_out_reason(line, price)
         if reason is not None:
             out.left_out[reason] += 1
             continue
@@ -128,7 +129,7 @@ def _validated(spec, header: tuple[str, ...], rows, source: str, problems: list[
         values, row_problems = plan.parse(cells)
         row = dict(zip(spec.names, values, strict=True))
         key = tuple(row[k] for k in spec.key)
-        label = ":".join(str(c) for c in cells[: len(spec.key) if spec.kind != "revenue" else 3])
+        label = ":".join(str(c) for c in cells[: len(spec.key)])
         for column, what in row_problems:
             problems.append(f"{source}:{spec.kind}:{label}: {column}: {what}" if column
                             else f"{source}:{spec.kind}:{label}: {what}")
