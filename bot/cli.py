@@ -338,7 +338,9 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
             if _is_digest_preview(line):
                 console.print(_digest_preview(engine, config, today))
                 continue
-            console.print(render(answer_text(engine, line, today, config)))
+            answer = answer_text(engine, line, today, config)
+            console.print(render(answer))
+            _print_freshness(_freshness(engine, answer), config)
         except (UserError, PeriodError) as exc:
             console.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
     engine.dispose()
