@@ -17,6 +17,7 @@ from kpi_core.health import BANDS, AccountHealth, score_accounts, score_where
 from kpi_core.risk import at_risk
 from kpi_core.types import Scope
 from storage.models import Account
+from storage.snapshots import has_snapshot, snapshot_of
 
 TREND_DAYS = 28
 FLAT_POINTS = 2.0
@@ -79,12 +80,20 @@ def worst_first(entry: BookEntry) -> tuple:
 
 
 def book_of_business(conn: Connection, owner: str, as_of: dt.date, config: KpiConfig) -> list[BookEntry]:
-    """The owner's customers on `as_of`, worst first; two scoring passes (now and TREND_DAYS before)."""
+    """The owner's customers on `as_of`, worst first.
+
+    The score TREND_DAYS before comes from that day's stored snapshot when there is one (an account without a
+    row then had no score), else from a second scoring pass.
+    """
     now = score_accounts(conn, as_of, config, Scope(owner=owner))
     if not now:
         return []
-    before = {h.account.id: h.score for h in score_where(
-        conn, as_of - dt.timedelta(days=TREND_DAYS), config, [Account.owner_slack_id == owner])}
+    day = as_of - dt.timedelta(days=TREND_DAYS)
+    if has_snapshot(conn, day):
+        owned = select(Account.account_id).where(Account.owner_slack_id == owner)
+        before = {account: row.score for account, row in snapshot_of(conn, day, owned).items()}
+    else:
+        before = {h.account.id: h.score for h in score_where(conn, day, config, [Account.owner_slack_id == owner])}
     entries = [BookEntry(h, before.get(h.account.id), _mrr(h), _renewal(h, as_of)) for h in now]
     return sorted(entries, key=worst_first)
 

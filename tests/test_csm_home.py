@@ -15,7 +15,7 @@ from storage import subscriptions as subs
 from storage.freshness import record_load
 from storage.models import Subscription
 from tests.kpi_helpers import account, load, revenue, survey, usage
-from tests.slack_stack import Stack, _stack
+from tests.slack_stack import CONFIG, TODAY, Stack, _stack
 from tests.slack_wire import FakeSlackApi
 
 CSM = "U0CSM0001"
@@ -246,3 +246,15 @@ def test_the_home_warns_when_the_data_behind_it_is_stale(stack):
     text = _text(_published(stack, CSM))
     assert "data loaded 2026-11-01 05:00 UTC" in text
     assert ":warning: stale: accounts was last loaded Sun 01 Nov 05:00" in text
+
+
+def test_the_trend_arrow_reads_the_snapshot_of_four_weeks_ago_when_there_is_one(book):
+    from kpi_core.book import book_of_business
+    from storage.snapshots import SnapshotRow, write_snapshots
+
+    # 2026-10-25 = TODAY - 28 days; stored: beta 30 (below its 40.9 now: up), acme absent (no score then: new)
+    write_snapshots(book, dt.date(2026, 10, 25), [SnapshotRow(dt.date(2026, 10, 25), "beta", 30.0, "red")], "daily")
+    with book.connect() as conn:
+        entries = {e.health.account.id: e for e in book_of_business(conn, CSM, TODAY, CONFIG)}
+    assert (entries["beta"].score_before, entries["beta"].trend) == (30.0, "up")
+    assert (entries["acme"].score_before, entries["acme"].trend) == (None, "new")
