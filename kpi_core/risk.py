@@ -169,9 +169,21 @@ def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope:
     now = score_where(conn, as_of, config, conds, today)
     if not now:
         return []
-    earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
-    earlier = {h.account.id: h.score for h in score_where(
-        conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
+    return rules_of_scored(conn, as_of, config, now, conds, today)
+
+
+def rules_of_scored(conn: Connection, as_of: dt.date, config: KpiConfig, now: list[AccountHealth],
+                    conds: list, today: dt.date | None = None,
+                    earlier: dict[str, float | None] | None = None) -> list[AtRisk]:
+    """The rules of already scored customers (`now`, the accounts matching `conds`).
+
+    `earlier`: their scores of as_of-14 when the caller has them, scored by `score_where` with the same renewal
+    rule (the backfill keeps each day's scores for the day 14 days later); else they are scored here.
+    """
+    if earlier is None:
+        earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
+        earlier = {h.account.id: h.score for h in score_where(
+            conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
     detractors = _detractors(conn, as_of, config, select(Account.account_id).where(*conds))
     return [AtRisk(h, rules_for(h, earlier.get(h.account.id), detractors.get(h.account.id, (0, None, None))))
             for h in now]
