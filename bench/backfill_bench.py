@@ -1,6 +1,6 @@
 """Time `csbot health-backfill` over a year of weekly snapshots (not a test).
 
-    nice -n 10 .venv/bin/python bench/backfill_bench.py --accounts 10000 [--usage-scale 1.0] [--db URL]
+    nice -n 10 .venv/bin/python bench/backfill_bench.py --accounts 10000 --usage-scale 0.31 [--db URL]
 
 Generates the demo data set (`--accounts`, seed 7, as of 2026-11-30) into a fresh store (default: a temporary
 SQLite file; a Postgres URL with --db, whose store must be empty), then backfills the 53 weekly snapshot days
@@ -47,12 +47,14 @@ def main() -> None:
         with engine.connect() as conn:
             accounts = conn.execute(select(func.count()).select_from(Account)).scalar_one()
             events = conn.execute(select(func.count()).select_from(UsageEvent)).scalar_one()
-        print(f"loaded {accounts:,} accounts, {events:,} usage events in {t1 - t0:.0f} s ({engine.dialect.name})")
+        print(f"loaded {accounts:,} accounts, {events:,} usage events in {t1 - t0:.0f} s ({engine.dialect.name})",
+              flush=True)
         dates = backfill_dates(AS_OF - dt.timedelta(days=364), AS_OF, "week")
         times = []
 
         def progress(day, n):
             times.append((day, n, time.perf_counter()))
+            print(f"  {day}: {n:,} customers, {times[-1][2] - start:.0f} s so far", flush=True)
 
         start = time.perf_counter()
         result = backfill(engine, dates, load_config(None), AS_OF + dt.timedelta(days=1), progress)

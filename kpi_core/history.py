@@ -1,9 +1,13 @@
 """Health history: what a day's snapshot holds, the daily snapshot and the backfill of past days.
 
 Scoring is `risk.score_with_rules` (itself `health.score_where`): the very function `/health`, `/atrisk` and the
-risk scan use, so a snapshot is its stored output. Each day is scored for all customers at once (twice five
-grouped queries: the day and 14 days earlier for the health-drop rule, plus one for detractors), never one query
-per account and day.
+risk scan use, so a snapshot is its stored output. Each day is scored for all customers at once (five grouped
+queries, plus five for the score 14 days earlier that the health-drop rule compares with, plus one for
+detractors), never one query per account and day. The backfill scores a day for its customers and for those of the
+day 14 days later when that day is also backfilled (weekly and daily steps), and keeps those scores as the later
+day's "14 days earlier": the same `score_where` call with the same renewal rule (days before today), and an
+account's score never depends on which other accounts are scored with it, so the stored rows are exactly what
+`score_with_rules` gives (a test checks it), for half the queries.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, or_
 
 from kpi_core.backtest import (
     DEFAULT_HORIZON_DAYS,
@@ -23,7 +27,9 @@ from kpi_core.backtest import (
     observable,
 )
 from kpi_core.config import HEALTH_COMPONENTS, KpiConfig
-from kpi_core.risk import AtRisk, score_with_rules
+from kpi_core.context import customer_on
+from kpi_core.health import score_where
+from kpi_core.risk import HEALTH_DROP_DAYS, AtRisk, rules_of_scored, score_with_rules
 from kpi_core.types import UserError
 from storage.snapshots import (
     SnapshotPair,
@@ -104,12 +110,22 @@ def backfill(engine: Engine, dates: list[dt.date], config: KpiConfig, today: dt.
              progress: Callable[[dt.date, int], None] | None = None) -> BackfillResult:
     """Score and store every day of `dates` that has no snapshot yet, point in time (days before `today`)."""
     written, existing, empty, total = [], [], [], 0
-    for day in sorted(dates):
+    wanted = set(dates)
+    kept: dict[dt.date, dict[str, float | None]] = {}  # day -> scores, for the day 14 days later
+    for day in sorted(wanted):
         with engine.connect() as conn:
             if has_snapshot(conn, day):
                 existing.append(day)
                 continue
-            items = score_day(conn, day, config, today)
+            later = day + dt.timedelta(days=HEALTH_DROP_DAYS)
+            earlier = kept.pop(day - dt.timedelta(days=HEALTH_DROP_DAYS), None) if day < today else None
+            if later in wanted and later < today:
+                scored = score_where(conn, day, config, [or_(customer_on(day), customer_on(later))], today)
+                kept[day] = {h.account.id: h.score for h in scored}
+                now = [h for h in scored if h.status == "customer"]
+            else:
+                now = score_where(conn, day, config, [customer_on(day)], today)
+            items = rules_of_scored(conn, day, config, now, [customer_on(day)], today, earlier) if now else []
         rows = snapshot_rows(items)
         if not rows:
             empty.append(day)

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select
 
 from kpi_core.config import KpiConfig
 from kpi_core.context import customer_on
-from kpi_core.health import AccountHealth, DayWindows, renewal_known, scope_conditions, scored
+from kpi_core.health import AccountHealth, DayWindows, renewal_known, scope_conditions, score_where, scored
 from kpi_core.types import Scope
 from storage.models import Account, ScheduledCancellation, Survey
 
@@ -192,6 +192,21 @@ def score_with_rules(conn: Connection, as_of: dt.date, config: KpiConfig, scope:
     earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
     earlier = {h.account.id: h.score for h in scored(
         conn, earlier_day, config, scope, customers_on=as_of, today=None if renewal_known(as_of, today) else as_of)}
+    return rules_of_scored(conn, as_of, config, now, conds, today, earlier)
+
+
+def rules_of_scored(conn: Connection, as_of: dt.date, config: KpiConfig, now: list[AccountHealth],
+                    conds: list, today: dt.date | None = None,
+                    earlier: dict[str, float | None] | None = None) -> list[AtRisk]:
+    """The rules of already scored customers (`now`, the accounts matching `conds`).
+
+    `earlier`: their scores of as_of-14 when the caller has them, scored with the same renewal rule (the
+    backfill keeps each day's scores for the day 14 days later); else they are scored here.
+    """
+    if earlier is None:
+        earlier_day = as_of - dt.timedelta(days=HEALTH_DROP_DAYS)
+        earlier = {h.account.id: h.score for h in score_where(
+            conn, earlier_day, config, conds, None if renewal_known(as_of, today) else as_of)}
     ids = select(Account.account_id).where(*conds)
     detractors = _detractors(conn, as_of, config, ids)
     # scheduled cancellations are a fact of now (no history): like renewal dates, not used for a past date

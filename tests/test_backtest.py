@@ -263,3 +263,37 @@ def test_digest_movers_and_health_trend_read_snapshots_when_present(store):
         h = account_health(conn, "a", d("2026-11-29"), UTC_CONFIG)
     assert h.trend == ((d("2026-11-08"), 100.0), (d("2026-11-15"), 60.0), (d("2026-11-22"), 100.0),
                        (d("2026-11-29"), 100.0))
+
+
+def test_renewal_view_by_band_60_to_90_days_before():
+    def at(day, account_id, band, renewal, churned=None):
+        return SnapshotPair(SnapshotRow(d(day), account_id, 50.0, band), "smb", d(churned) if churned else None,
+                            d(renewal))
+
+    pairs = [
+        at("2026-01-01", "r1", "red", "2026-03-15", churned="2026-03-20"),  # 73 days before; churned 5 days after
+        at("2026-02-01", "r1", "yellow", "2026-03-15", churned="2026-03-20"),  # 42 days before: too late
+        at("2026-01-01", "r2", "green", "2026-03-20"),  # 78 days before: renewed (never churned)
+        at("2026-01-01", "r3", "green", "2026-06-30"),  # 180 days before: no band in the window, not counted
+        at("2026-01-01", "r4", "red", "2026-03-05", churned="2026-05-01"),  # 63 days before; churned 57 after: renewed
+    ]
+    r = backtest(pairs, 90)
+    assert r.renewals.by_band == {"red": {"renewed": 1, "churned": 1}, "green": {"renewed": 1, "churned": 0}}
+
+
+def test_not_a_risk_alerts_are_read_from_the_store(store):
+    from storage.models import RiskAlert, Subscription
+    from storage.snapshots import dismissed_alerts
+
+    load(store, accounts=[account("a", customer="2025-01-01")])
+    at = dt.datetime(2026, 1, 10, 9, 0)
+    with store.begin() as conn:
+        sub_id = conn.execute(Subscription.__table__.insert().values(
+            team_id="T1", channel_id="C1", kind="risk", at_time="08:00", timezone="UTC", cadence="week",
+            created_at=at, schedule_since=at, active=True, status="ok")).inserted_primary_key[0]
+        for rule, state in (("usage_drop", "dismissed"), ("detractor", "open")):
+            conn.execute(RiskAlert.__table__.insert().values(
+                subscription_id=sub_id, account_id="a", rule_id=rule, episode_start=D1, severity=1.0,
+                last_seen=D1, state=state, acted_at=at if state == "dismissed" else None))
+    with store.connect() as conn:
+        assert dismissed_alerts(conn) == [("a", d("2026-01-10"))]

@@ -178,3 +178,21 @@ def test_the_answer_says_so_in_json_slack_and_terminal(store):
     console = Console(width=200, record=True)
     console.print(render(ask(store, "/health oldco 2026-06-30", TODAY, UTC_CONFIG)))
     assert "Left out: renewal date: not used for a past date" in console.export_text()
+
+
+def test_backfill_stores_exactly_what_score_with_rules_gives(store, demo_csvs):
+    """The backfill reuses a day's scores as the 14-days-earlier scores of a later day: nothing may change."""
+    from kpi_core.history import backfill, backfill_dates, snapshot_rows
+    from storage.snapshots import snapshot_of
+
+    import_paths(store, sorted(demo_csvs.glob("*.csv")), reporting_tz="UTC")
+    days = backfill_dates(d("2026-05-04"), d("2026-06-29"), "week") + [d("2026-07-13")]
+    result = backfill(store, days, UTC_CONFIG, TODAY)
+    assert result.written == tuple(days)
+    fired = 0
+    with store.connect() as conn:
+        for day in days:
+            expected = {r.account_id: r for r in snapshot_rows(score_with_rules(conn, day, UTC_CONFIG, today=TODAY))}
+            assert snapshot_of(conn, day) == expected, day
+            fired += sum(1 for r in expected.values() if "health_drop" in r.rules)
+    assert fired >= 1  # the health-drop rule, the one that reads the kept scores, fired somewhere

@@ -89,7 +89,7 @@ def backtest_chart(r: BacktestReport) -> bytes:
         if xs:
             total = r.bands[band]
             ax.plot(xs, ys, marker="o", linewidth=3, color=BAND_COLORS[band],
-                    label=f"{band} ({_pct(total.rate)} overall)")
+                    label=f"{band}: {_pct(total.rate)} of {total.pairs:,} pairs")
     ax.set_title(f"Churned within {r.horizon_days} days, by health band (AUC {_auc(r.auc)})", fontsize=TITLE_SIZE)
     ax.set_ylabel("% churned", fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
