@@ -16,6 +16,7 @@ from bot.app import build_app
 from bot.server import make_http_server
 from bot.services import Services
 from bot.settings import load_slack_settings
+from bot.workers import WORKING_TEXT
 from kpi_core.config import HealthConfig, KpiConfig
 from tests.slack_wire import (
     FakeSlackApi,
@@ -83,7 +84,16 @@ class Stack:
         return status, time.monotonic() - started
 
     def answer(self, name: str, timeout: float = 10.0) -> dict:
-        return self.api.wait_for_response(name, timeout=timeout)[0].json
+        """The answer at a command's response_url, after the 'Working on it…' note a slow answer sends first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            calls = self.api.wait_for_response(name, timeout=max(0.1, deadline - time.monotonic()))
+            answers = [c.json for c in calls if c.json.get("text") != WORKING_TEXT]
+            if answers:
+                return answers[0]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{name}: only the 'Working on it…' note within {timeout} s")
+            time.sleep(0.05)
 
 
 def _answer_text(message: dict) -> str:
