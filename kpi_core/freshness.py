@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer
+from kpi_core.answers import Answer, AtRiskAnswer, CatalogAnswer, HealthAnswer, KpiAnswer, OverviewAnswer, ValuesAnswer
 from kpi_core.catalog import catalog
 from storage.freshness import table_loads
 from storage.sync import last_runs
@@ -103,6 +103,8 @@ def answer_tables(answer: Answer) -> tuple[str, ...]:
             names = (*names, "accounts")
     elif isinstance(answer, HealthAnswer | OverviewAnswer | AtRiskAnswer):
         names = catalog().get("health").tables
+    elif isinstance(answer, ValuesAnswer):  # feature values come from usage, the others from accounts
+        names = ("usage_events",) if answer.dimension == "feature" else ("accounts",)
     elif isinstance(answer, CatalogAnswer):
         names = ()
     else:

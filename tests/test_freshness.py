@@ -135,3 +135,12 @@ def test_slack_words_warnings_and_digest_top() -> None:
         "Data as of Sun 29 Nov 00:30, warehouse + import",
     ]
     assert answer_freshness_blocks(Freshness(), BERLIN) == []
+
+
+def test_value_lists_read_accounts_or_usage() -> None:
+    from kpi_core.answers import ValuesAnswer
+    from kpi_core.freshness import answer_tables
+
+    assert answer_tables(ValuesAnswer("/kpi", "segment", ())) == ("accounts",)
+    assert answer_tables(ValuesAnswer("/kpi", "owner", ())) == ("accounts",)
+    assert answer_tables(ValuesAnswer("/kpi", "feature", ())) == ("usage",)
