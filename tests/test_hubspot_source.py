@@ -77,7 +77,7 @@ def test_companies_are_read_page_by_page_and_mapped(store: Engine) -> None:
 
 def test_a_crm_never_blanks_what_it_does_not_map_and_removes_only_its_own(store: Engine, tmp_path: Path) -> None:
     (tmp_path / "accounts.csv").write_text("account_id,name,owner_slack_id,signed_up_at,acquisition_source\n"
-                                           "A1,Old,U9,2026-01-05,referral\nA9,CSV only,,2026-01-01,\n")
+                                           "A1,Old,U09,2026-01-05,referral\nA9,CSV only,,2026-01-01,\n")
     (tmp_path / "revenue.csv").write_text("account_id,month,mrr\nA1,2026-10,100\n")
     import_paths(store, [tmp_path / "accounts.csv", tmp_path / "revenue.csv"])
     with HubSpotStandIn() as standin:
@@ -91,7 +91,7 @@ def test_a_crm_never_blanks_what_it_does_not_map_and_removes_only_its_own(store:
         rows = [tuple(r) for r in conn.execute(select(Account.account_id, Account.name, Account.owner_slack_id,
                                                       Account.acquisition_source).order_by(Account.account_id))]
         mrr = conn.execute(select(Revenue.account_id, Revenue.mrr)).all()
-    assert rows == [("A1", "Acme", "U9", "referral"), ("A9", "CSV only", None, None)]
+    assert rows == [("A1", "Acme", "U09", "referral"), ("A9", "CSV only", None, None)]
     assert [tuple(r) for r in mrr] == [("A1", 100)]
 
 

@@ -45,7 +45,9 @@ def problems_of(store: Engine, folder: Path, files: dict[str, str], **kwargs) ->
 
 
 def table_rows(store: Engine, model, *, skip: tuple[str, ...] = ()) -> list[tuple]:
-    columns = [c for c in model.__table__.columns if c.name not in skip]
+    """Every row of `model` (a model class or a bare Table, such as slack_sdk's installation tables)."""
+    table = getattr(model, "__table__", model)
+    columns = [c for c in table.columns if c.name not in skip]
     with store.connect() as conn:
         return [tuple(r) for r in conn.execute(select(*columns).order_by(*columns))]
 
@@ -54,9 +56,8 @@ def snapshot(store: Engine, *, with_usage_ids: bool = True) -> dict[str, list[tu
     """Every row of every table (usage ids optional: a slice replacement gives new ids)."""
     out = {}
     for table in Base.metadata.sorted_tables:
-        model = next(m for m in Base.registry.mappers if m.local_table is table).class_
         skip = ("id",) if table.name == "usage_events" and not with_usage_ids else ()
-        out[table.name] = table_rows(store, model, skip=skip)
+        out[table.name] = table_rows(store, table, skip=skip)
     return out
 
 

@@ -150,7 +150,7 @@ def test_owner_must_be_a_slack_user_id(store, tmp_path):
                                               "A3,Gamma,W0GRID1,2026-01-05\n"})
     first, second = caught.value.problems
     assert first.startswith("accounts.csv:2: owner_slack_id: 'jane@example.com' is an e-mail address")
-    assert "csbot sync" in first
+    assert "owner_email" in first
     assert second.startswith("accounts.csv:3: owner_slack_id: 'jane' is not a Slack user id")
 
 
