@@ -20,7 +20,7 @@ from typing import Protocol
 
 from filelock import FileLock, Timeout
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 log = logging.getLogger("csbot.leader")
 
@@ -81,7 +81,7 @@ class PostgresLeader:
             return True
         except DBAPIError:
             log.warning("lost the connection holding the scheduler lock: no longer the leader")
-            with contextlib.suppress(DBAPIError):
+            with contextlib.suppress(SQLAlchemyError):  # a dead connection may refuse even to close cleanly
                 self._conn.close()
             self._conn = None
             return False
@@ -94,7 +94,7 @@ class PostgresLeader:
         with self._lock:
             if self._conn is None:
                 return
-            with contextlib.suppress(DBAPIError):
+            with contextlib.suppress(SQLAlchemyError):
                 self._conn.close()  # ends the session: Postgres drops its advisory locks
             self._conn = None
 
