@@ -7,6 +7,8 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -111,3 +113,13 @@ def _stack(engine, api, *, allowed: str = "", services: Services | None = None, 
     return server, thread, f"http://127.0.0.1:{server.effective_port}"
 
 
+@contextmanager
+def running_stack(engine, **kwargs) -> Iterator[Stack]:
+    """The app on loopback (`_stack`'s options) against a fresh Slack stand-in; both stopped afterwards."""
+    with FakeSlackApi() as api:
+        server, thread, base = _stack(engine, api, **kwargs)
+        try:
+            yield Stack(f"{base}/slack/events", api, engine)
+        finally:
+            server.close()
+            thread.join(timeout=5)

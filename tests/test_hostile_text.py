@@ -86,17 +86,11 @@ def test_formatting_characters_in_data_are_shown_literally():
 
 @pytest.fixture
 def stack(store):
-    from tests.slack_stack import Stack, _stack
-    from tests.slack_wire import FakeSlackApi
+    from tests.slack_stack import running_stack
 
     load(store, accounts=[account("fmt_1", name="*Bold* _Italic_ ~Strike~ `Code`", customer="2025-03-01")])
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(store, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, store)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(store) as stack:
+        yield stack
 
 
 def test_nul_in_a_slack_command_gets_an_explanation(stack):

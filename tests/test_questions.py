@@ -10,8 +10,7 @@ import pytest
 
 from kpi_core.plain_words import clean, understand
 from tests.kpi_helpers import account, load, revenue, survey
-from tests.slack_stack import Stack, _answer_text, _stack
-from tests.slack_wire import FakeSlackApi
+from tests.slack_stack import _answer_text, running_stack
 
 SEGMENTS = ["enterprise", "SMB"]
 
@@ -74,13 +73,8 @@ def stack(store):
          surveys=[survey("r1", "acme", "nps", 10, "2026-08-01T10:00:00"),
                   survey("r2", "s1", "nps", 3, "2026-08-02T10:00:00")],
          revenue=[revenue("acme", "2026-11", 1000)])
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(store, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, store)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(store) as stack:
+        yield stack
 
 
 def _mention(text: str, ts: str = "1764000000.000100", **extra) -> dict:

@@ -18,7 +18,7 @@ from bot.manifest import manifest_yaml
 from bot.services import Services
 from bot.settings import api_base_url, load_slack_settings
 from tests.kpi_helpers import account, load, revenue, survey, usage
-from tests.slack_stack import CONFIG, ROOT, SCHEMA, TODAY, TOKEN, Stack, _answer_text, _stack
+from tests.slack_stack import CONFIG, ROOT, SCHEMA, TODAY, TOKEN, Stack, _answer_text, _stack, running_stack
 from tests.slack_wire import FakeSlackApi, FakeSocketModeServer
 
 
@@ -42,13 +42,8 @@ def data(store):
 
 @pytest.fixture
 def stack(data):
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(data, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, data)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(data) as stack:
+        yield stack
 
 
 # ---------------------------------------------------------------- signatures

@@ -12,8 +12,7 @@ from storage.db import head_revision
 from storage.freshness import record_load
 from storage.models import SourceRun
 from tests.kpi_helpers import account, load, survey
-from tests.slack_stack import Stack, _answer_text, _stack
-from tests.slack_wire import FakeSlackApi
+from tests.slack_stack import _answer_text, running_stack
 
 
 @pytest.fixture
@@ -32,13 +31,8 @@ def stack(store, monkeypatch):
         conn.execute(insert(SourceRun).values(
             source="warehouse", state="failed", started_at=dt.datetime(2026, 11, 30, 4, 0),
             finished_at=dt.datetime(2026, 11, 30, 4, 1), error="warehouse:surveys: the SELECT failed: timeout"))
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(store, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, store)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(store) as stack:
+        yield stack
 
 
 def test_an_answer_says_how_fresh_its_data_is_and_warns_when_stale_or_failed(stack) -> None:

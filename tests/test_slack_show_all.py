@@ -9,7 +9,7 @@ import io
 import pytest
 
 from tests.kpi_helpers import account, load, survey
-from tests.slack_stack import Stack, _answer_text, _stack
+from tests.slack_stack import Stack, _answer_text, _stack, running_stack
 from tests.slack_wire import FakeSlackApi
 
 
@@ -18,13 +18,8 @@ def stack(store):
     # 25 customers, each with a detractor NPS response in the last 30 days: every one is at risk
     load(store, accounts=[account(f"a{i:02d}", name=f"Account {i:02d}", customer="2025-02-01") for i in range(25)],
          surveys=[survey(f"r{i}", f"a{i:02d}", "nps", 2, "2026-11-10T10:00:00") for i in range(25)])
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(store, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, store)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(store) as stack:
+        yield stack
 
 
 def test_show_all_sends_the_whole_list_as_a_csv_by_dm(stack):

@@ -15,8 +15,8 @@ from bot.jobs.context import JobContext
 from bot.jobs.risk_job import scan_now
 from storage import subscriptions as subs
 from tests.kpi_helpers import account, load, survey
-from tests.slack_stack import CONFIG, SECRET, TODAY, TOKEN, Stack, _answer_text, _stack
-from tests.slack_wire import FakeSlackApi, post, signed_headers
+from tests.slack_stack import CONFIG, SECRET, TODAY, TOKEN, Stack, _answer_text, running_stack
+from tests.slack_wire import post, signed_headers
 
 NOW = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
 
@@ -34,13 +34,8 @@ def data(store):
 @pytest.fixture
 def stack(data, monkeypatch):
     monkeypatch.setenv("CSBOT_NOW", NOW.isoformat())
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(data, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, data)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(data) as stack:
+        yield stack
 
 
 def ask(stack: Stack, command: str, text: str) -> dict:

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from tests.kpi_helpers import account, load, survey
-from tests.slack_stack import Stack, _stack
-from tests.slack_wire import FakeSlackApi
+from tests.slack_stack import running_stack
 
 
 @pytest.fixture
@@ -19,13 +18,8 @@ def stack(store):
         account("a2", segment="smb", owner_slack_id="U0BOB", customer="2025-02-01"),
     ], surveys=[survey("r1", "a1", "nps", 10, "2026-08-05T10:00:00"),
                 survey("r2", "a2", "nps", 3, "2026-08-06T10:00:00")])
-    with FakeSlackApi() as api:
-        server, thread, base = _stack(store, api)
-        try:
-            yield Stack(f"{base}/slack/events", api, store)
-        finally:
-            server.close()
-            thread.join(timeout=5)
+    with running_stack(store) as stack:
+        yield stack
 
 
 def _texts(message: dict) -> str:
