@@ -214,8 +214,8 @@ class UsageUserMonth(Base):
     account_id: Mapped[str] = mapped_column(
         String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
     )
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
     day_mask: Mapped[int] = mapped_column(BigInteger)  # never 0 (such rows are deleted)
 
     __table_args__ = (
@@ -233,8 +233,8 @@ class UsageFeatureUserMonth(Base):
         String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
     )
     feature: Mapped[str] = mapped_column(String(256), primary_key=True)
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     day_mask: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (

@@ -43,6 +43,7 @@ from sqlalchemy import (
     literal,
     select,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +52,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from kpi_core.sqlfuncs import _offset_segments, local_date
 from storage.models import (
+    ROLLUP_TABLES,
     RollupDirty,
     UsageDay,
     UsageEvent,
@@ -377,42 +379,46 @@ def _user_month_selects():
 
 
 def _fill_periods(conn: Connection, months: Table | None) -> None:
-    """usage_periods of every (account, month/quarter/year) containing a month of `months` (None: all)."""
+    """usage_periods of every (account, month/quarter/year) containing a month of `months` (None: all).
+
+    Sums come from usage_days (months) or the month rows (quarters, years); distinct users from
+    usage_user_months; both as one INSERT of a UNION ALL grouped by (period start, account).
+    """
     p = UsagePeriod.__table__
     d = UsageDay.__table__.c
     u = UsageUserMonth.__table__.c
+    mp = UsagePeriod.__table__.alias("month_rows")
     m = months.c if months is not None else None
+    zero = literal(0)
     for kind, start_of in PERIOD_STARTS.items():
-        touched = [] if m is None else [exists().where(m.account_id == p.c.account_id, start_of(m.month) == p.c.start)]
-        conn.execute(delete(p).where(p.c.kind == kind, *touched))
+        def touched(account_col, month_col, start_of=start_of) -> list:
+            if m is None:
+                return []
+            return [exists().where(m.account_id == account_col, start_of(m.month) == start_of(month_col))]
+
+        conn.execute(delete(p).where(p.c.kind == kind, *touched(p.c.account_id, p.c.start)))
         if kind == "month":
-            days = select(
-                literal(kind).label("kind"), month_start(d.day).label("start"), d.account_id,
-                func.sum(d.events).label("events"), func.sum(d.users).label("user_days"),
-                func.sum(d.seconds).label("seconds"), literal(0).label("users"),
-            )
-            if m is not None:
-                days = days.select_from(UsageDay.__table__.join(_months, (d.account_id == m.account_id) & (
-                    d.day >= m.month) & (d.day < add_days(m.month, literal(31, Integer))) & (
-                    month_start(d.day) == m.month)))
-            query = days.group_by(month_start(d.day), d.account_id)
+            sums = select(
+                month_start(d.day).label("start"), d.account_id.label("account_id"), func.sum(d.events).label("e"),
+                func.sum(d.users).label("ud"), func.sum(d.seconds).label("s"), zero.label("u"),
+            ).where(*touched(d.account_id, d.day)).group_by(month_start(d.day), d.account_id)
         else:
-            mp = UsagePeriod.__table__.alias("month_rows")
-            query = select(
-                literal(kind).label("kind"), start_of(mp.c.start).label("start"), mp.c.account_id,
-                func.sum(mp.c.events), func.sum(mp.c.user_days), func.sum(mp.c.seconds), literal(0),
-            ).where(mp.c.kind == "month")
-            if m is not None:
-                query = query.where(exists().where(m.account_id == mp.c.account_id,
-                                                   start_of(m.month) == start_of(mp.c.start)))
-            query = query.group_by(start_of(mp.c.start), mp.c.account_id)
+            sums = select(
+                start_of(mp.c.start).label("start"), mp.c.account_id.label("account_id"),
+                func.sum(mp.c.events).label("e"), func.sum(mp.c.user_days).label("ud"),
+                func.sum(mp.c.seconds).label("s"), zero.label("u"),
+            ).where(mp.c.kind == "month", *touched(mp.c.account_id, mp.c.start)).group_by(
+                start_of(mp.c.start), mp.c.account_id)
+        users = select(
+            start_of(u.month), u.account_id, zero, zero, zero, func.count(u.user_id.distinct()),
+        ).where(*touched(u.account_id, u.month)).group_by(start_of(u.month), u.account_id)
+        parts = union_all(sums, users).subquery("parts")
+        query = select(
+            literal(kind), parts.c.start, parts.c.account_id, func.sum(parts.c.e), func.sum(parts.c.ud),
+            func.sum(parts.c.s), func.sum(parts.c.u),
+        ).group_by(parts.c.start, parts.c.account_id)
         conn.execute(insert(p).from_select(
             ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
-        users = select(func.count(u.user_id.distinct())).where(
-            u.account_id == p.c.account_id, u.month >= p.c.start,
-            u.month < add_days(p.c.start, literal(PERIOD_DAYS[kind], Integer)), start_of(u.month) == p.c.start,
-        ).scalar_subquery()
-        conn.execute(update(p).where(p.c.kind == kind, *touched).values(users=users))
 
 
 def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
@@ -438,6 +444,10 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
     """Recompute every rollup from usage_events in zone `tz_name` (in the caller's transaction)."""
     _lock(conn)
     tz = ZoneInfo(tz_name)
+    # SQLite: filling B-trees in bulk and indexing after costs far less than keeping secondary indexes up to date.
+    indexes = [ix for m in ROLLUP_TABLES for ix in m.__table__.indexes] if conn.dialect.name == "sqlite" else []
+    for index in indexes:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
     for model in (UsagePeriod, UsageFeatureUserMonth, UsageUserMonth, UsageFeatureDay, UsageDay, RollupDirty):
         conn.execute(delete(model))
     span = _event_span(conn)
@@ -451,6 +461,8 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
             ["account_id", "feature", "month", "user_id", "day_mask"], features))
         _drop(conn, _ufd)
         _fill_periods(conn, None)
+    for index in indexes:
+        index.create(conn)
     _new_state(conn, tz_name)
     if conn.dialect.name == "postgresql":
         for model in (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod):

@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column('user_id', sa.String(length=128), nullable=False),
         sa.Column('day_mask', sa.BigInteger(), nullable=False),
         _account_fk(),
-        sa.PrimaryKeyConstraint('account_id', 'month', 'user_id', name=op.f('pk_usage_user_months')),
+        sa.PrimaryKeyConstraint('account_id', 'user_id', 'month', name=op.f('pk_usage_user_months')),
         **_WITHOUT_ROWID,
     )
     op.create_index('ix_usage_user_months_month', 'usage_user_months',
@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column('user_id', sa.String(length=128), nullable=False),
         sa.Column('day_mask', sa.BigInteger(), nullable=False),
         _account_fk(),
-        sa.PrimaryKeyConstraint('account_id', 'feature', 'month', 'user_id',
+        sa.PrimaryKeyConstraint('account_id', 'feature', 'user_id', 'month',
                                 name=op.f('pk_usage_feature_user_months')),
         **_WITHOUT_ROWID,
     )
