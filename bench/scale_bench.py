@@ -389,8 +389,8 @@ def report(results: dict[str, Any], args) -> str:
                     continue
                 base = first[label]["ms"]
                 ratio = q["ms"] / base if base else 0
-                over = q["ms"] / q["floor_ms"] if q["floor_ms"] else 0
-                cells.append(f" {_fmt(q['ms'])} | {ratio:.2f} | {over:.2f} |")
+                over = f"{q['ms'] / q['floor_ms']:.2f}" if q["floor_ms"] and "shared" not in label else "-"
+                cells.append(f" {_fmt(q['ms'])} | {ratio:.2f} | {over} |")
             duck = per[str(got[-1])].get("duckdb", {}).get(label)
             dcell = "-"
             if duck:
