@@ -10,6 +10,9 @@ Tables (storage/models.py):
 Distinct users over any day range = (account, user) pairs with a month row whose mask meets the range's days
 of that month, so KPIs never read usage_events.
 
+The rollup tables have no foreign key to accounts (a per-row check would dominate their build): deleting
+an account deletes its events, the triggers mark those slices, and the refresh deletes their rollup rows.
+
 Freshness, whatever wrote the events: database triggers (installed by migration 0005, `install_triggers`)
 record in rollup_dirty the (account_id, UTC day) of every usage row inserted, updated or deleted, and bump
 rollup_state.version on every write to the other data tables. `refresh_rollups` recomputes only the local days
@@ -22,6 +25,7 @@ commits; readers call `ensure_fresh(conn, tz)` first (cheap when nothing changed
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -632,12 +636,13 @@ def ensure_fresh(conn: Connection, tz_name: str) -> RollupStamp:
 
 # -------------------------------------------------------------------------------------------- write hook
 
-_WATCHED = ("usage_events",)
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
+
+
+_USAGE_WRITE = re.compile(r"^\s*(INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(usage_events|accounts)\b", re.IGNORECASE)
 
 
 def _note_usage_write(conn, cursor, statement, parameters, context, executemany) -> None:
-    if statement[:6].upper() in _WRITE_VERBS and "usage_events" in statement and not conn.info.get("csbot_syncing"):
+    if not conn.info.get("csbot_syncing") and _USAGE_WRITE.match(statement):
         conn.info["csbot_usage_written"] = True
 
 
