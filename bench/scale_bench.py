@@ -432,12 +432,20 @@ def main() -> None:
     parser.add_argument("--upkeep-size", type=int, default=10000)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument("--not-run", default="", help="sizes left out and why (printed in the report)")
+    parser.add_argument("--from-json", type=Path, help="only rewrite the report from a results file of one run")
     args = parser.parse_args()
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        results["missing_sizes"] = args.not_run
+        write_doc(report(results, args))
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_json = RESULTS / f"scale-{dt.datetime.now():%Y%m%d-%H%M}.json"
-    results: dict[str, Any] = {"sizes": sizes, "engines": engines, "runs": {e: {} for e in engines}}
+    results: dict[str, Any] = {"sizes": sizes, "engines": engines, "runs": {e: {} for e in engines},
+                               "missing_sizes": args.not_run}
     for size in sizes:
         spec = DataSpec(size, 7, AS_OF, args.usage_scale)
         folder, _ = build_data(spec, reload=False)

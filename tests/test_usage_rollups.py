@@ -277,3 +277,19 @@ def test_deleting_an_account_removes_its_rollup_rows(store):
     rows = rollup_rows(store)
     assert all(row[0] != "a1" and "a1" not in row for table in rows.values() for row in table)
     assert rows == rebuilt_rows(store, "Europe/Berlin")
+
+
+@pytest.mark.parametrize(("start", "end", "unit"), [
+    ("2026-03-01", "2026-03-31", "month"),
+    ("2026-02-01", "2026-02-28", "month"),
+    ("2026-04-01", "2026-06-30", "quarter"),
+    ("2026-01-01", "2026-12-31", "year"),
+    ("2026-02-01", "2026-04-30", None),  # three months, not a quarter
+    ("2026-03-01", "2026-03-30", None),
+    ("2026-03-02", "2026-03-31", None),
+    ("2026-01-01", "2026-11-22", None),  # this year to date
+])
+def test_calendar_unit_hand_worked(start, end, unit):
+    from kpi_core.usage_rollups import calendar_unit
+
+    assert calendar_unit(d(start), d(end)) == unit
