@@ -46,6 +46,8 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
+    tuple_,
     union,
     union_all,
     update,
@@ -306,6 +308,14 @@ _months = Table(
     Column("account_id", String(128), primary_key=True), Column("month", Date, primary_key=True),
     Column("clear_mask", BigInteger), prefixes=["TEMPORARY"],
 )
+_features = Table(
+    "csbot_rollup_features", _WORK, Column("feature", String(256), primary_key=True), prefixes=["TEMPORARY"],
+)
+_touched_periods = Table(
+    "csbot_rollup_periods", _WORK,
+    Column("kind", String(8), primary_key=True), Column("start", Date, primary_key=True),
+    Column("account_id", String(128), primary_key=True), prefixes=["TEMPORARY"],
+)
 _ufd = Table(
     "csbot_rollup_ufd", _WORK,
     Column("account_id", String(128)), Column("user_id", String(128)), Column("feature", String(256)),
@@ -425,6 +435,50 @@ def _fill_periods(conn: Connection, months: Table | None) -> None:
             ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
 
 
+def _refresh_periods(conn: Connection) -> None:
+    """usage_periods of the (account, month/quarter/year) containing a month of the `_months` work table."""
+    m, t = _months.c, _touched_periods.c
+    p = UsagePeriod.__table__
+    d = UsageDay.__table__.c
+    u = UsageUserMonth.__table__.c
+    mp = UsagePeriod.__table__.alias("month_rows")
+    _recreate(conn, _touched_periods)
+    for kind, start_of in PERIOD_STARTS.items():
+        conn.execute(insert(_touched_periods).from_select(
+            ["kind", "start", "account_id"], select(literal(kind), start_of(m.month), m.account_id).distinct()))
+    conn.execute(delete(p).where(tuple_(p.c.kind, p.c.start, p.c.account_id).in_(
+        select(t.kind, t.start, t.account_id))))
+    zero = literal(0)
+    for kind, start_of in PERIOD_STARTS.items():
+        span = literal(PERIOD_DAYS[kind], Integer)
+        if kind == "month":
+            sums = select(
+                t.start, t.account_id, func.sum(d.events).label("e"), func.sum(d.users).label("ud"),
+                func.sum(d.seconds).label("s"), zero.label("u"),
+            ).select_from(_touched_periods.join(UsageDay.__table__, (d.account_id == t.account_id) & (
+                d.day >= t.start) & (d.day < add_days(t.start, span)) & (month_start(d.day) == t.start)))
+        else:
+            sums = select(
+                t.start, t.account_id, func.sum(mp.c.events).label("e"), func.sum(mp.c.user_days).label("ud"),
+                func.sum(mp.c.seconds).label("s"), zero.label("u"),
+            ).select_from(_touched_periods.join(mp, (mp.c.account_id == t.account_id) & (mp.c.kind == "month") & (
+                mp.c.start >= t.start) & (mp.c.start < add_days(t.start, span)) & (start_of(mp.c.start) == t.start)))
+        users = select(
+            t.start, t.account_id, zero, zero, zero, func.count(u.user_id.distinct()),
+        ).select_from(_touched_periods.join(UsageUserMonth.__table__, (u.account_id == t.account_id) & (
+            u.month >= t.start) & (u.month < add_days(t.start, span)) & (start_of(u.month) == t.start)))
+        parts = union_all(
+            sums.where(t.kind == kind).group_by(t.start, t.account_id),
+            users.where(t.kind == kind).group_by(t.start, t.account_id),
+        ).subquery("parts")
+        query = select(
+            literal(kind), parts.c.start, parts.c.account_id, func.sum(parts.c.e), func.sum(parts.c.ud),
+            func.sum(parts.c.s), func.sum(parts.c.u),
+        ).group_by(parts.c.start, parts.c.account_id)
+        conn.execute(insert(p).from_select(
+            ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
+
+
 def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
     e = UsageEvent.__table__.c
     lo, hi = conn.execute(select(func.min(e.occurred_at), func.max(e.occurred_at))).one()
@@ -526,9 +580,15 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
     _recreate(conn, _ufd)
     _fill_ufd(conn, tz, lo, hi, sliced=True)
 
-    for model in (UsageDay, UsageFeatureDay):
-        t = model.__table__
-        conn.execute(delete(t).where(exists().where(s.account_id == t.c.account_id, s.day == t.c.day)))
+    # Every step below finds its rows by key (row-value IN on a primary key or index prefix), so the work
+    # follows the touched slices, not the size of the tables.
+    _recreate(conn, _features)
+    conn.execute(insert(_features).from_select(["feature"], select(UsageFeatureDay.feature).distinct()))
+    f = _features.c
+    ud, fd = UsageDay.__table__.c, UsageFeatureDay.__table__.c
+    conn.execute(delete(UsageDay.__table__).where(tuple_(ud.account_id, ud.day).in_(select(s.account_id, s.day))))
+    conn.execute(delete(UsageFeatureDay.__table__).where(tuple_(fd.feature, fd.day, fd.account_id).in_(
+        select(f.feature, s.day, s.account_id).select_from(_features.join(_slices, true())))))
     _insert_days(conn)
 
     _recreate(conn, _months)
@@ -539,17 +599,21 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
     ))
     m = _months.c
     users, features = _user_month_selects()
-    for model, query, columns in (
-        (UsageUserMonth, users, ["account_id", "month", "user_id", "day_mask"]),
-        (UsageFeatureUserMonth, features, ["account_id", "feature", "month", "user_id", "day_mask"]),
+    uu, fu = UsageUserMonth.__table__.c, UsageFeatureUserMonth.__table__.c
+    for model, query, columns, keys, touched in (
+        (UsageUserMonth, users, ["account_id", "month", "user_id", "day_mask"], tuple_(uu.month, uu.account_id),
+         select(m.month, m.account_id)),
+        (UsageFeatureUserMonth, features, ["account_id", "feature", "month", "user_id", "day_mask"],
+         tuple_(fu.feature, fu.month, fu.account_id),
+         select(f.feature, m.month, m.account_id).select_from(_features.join(_months, true()))),
     ):
         t = model.__table__
-        match = (m.account_id == t.c.account_id) & (m.month == t.c.month)
-        clear = select(m.clear_mask).where(match).scalar_subquery()
-        conn.execute(update(t).where(exists().where(match)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
+        clear = select(m.clear_mask).where(m.account_id == t.c.account_id, m.month == t.c.month).scalar_subquery()
+        conn.execute(update(t).where(keys.in_(touched)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
         _upsert(conn, model, columns, query)
-        conn.execute(delete(t).where(t.c.day_mask == 0, exists().where(match)))
-    _fill_periods(conn, _months)
+        conn.execute(delete(t).where(keys.in_(touched), t.c.day_mask == 0))
+    _refresh_periods(conn)
+    _drop(conn, _features, _touched_periods)
     _drop(conn, _ufd, _months, _slices)
     conn.execute(delete(RollupDirty))
     conn.execute(update(rollup_state).values(version=rollup_state.c.version + 1))
