@@ -75,7 +75,7 @@ def _code_key(spec: DataSpec) -> str:
 
 
 IMPORT_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from storage.db import make_engine, upgrade
 from storage.importer import import_paths
 url, folder, schema = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -92,8 +92,10 @@ with engine.connect() as conn:
     else:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so it would report the parent's peak.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"import_seconds": seconds, "analyze_seconds": time.perf_counter() - t1,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": hwm / 1024}))
 """
 
 
