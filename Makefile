@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench bench-scale
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -24,3 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/kpi_bench.py
+
+bench-scale: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	nice -n 10 $(BIN)/python bench/scale_bench.py

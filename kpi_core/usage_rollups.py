@@ -57,8 +57,11 @@ def month_range(table, start: dt.date, end: dt.date) -> list[ColumnElement]:
     return [table.month >= months[0], table.month <= months[-1]]
 
 
-def period_users(start: dt.date, end: dt.date, feature: str | None, scope: list) -> Select:
-    """SELECT count of distinct users active in [start, end] (`scope`: conditions on account_id, taking the column)."""
+def period_users(start: dt.date, end: dt.date, feature: str | None, scope) -> Select:
+    """SELECT count of distinct users active in [start, end] (`scope(column)`: conditions on account_id).
+
+    One month: its rows that meet the range. More: the (account, user) pairs of those rows, grouped.
+    """
     table, conds = month_table(feature)
     where = [*conds, *month_range(table, start, end), meets(table, start, end), *scope(table.account_id)]
     if len(months_between(start, end)) == 1:

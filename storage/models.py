@@ -176,9 +176,7 @@ class UsageDay(Base):
 
     __tablename__ = "usage_days"
 
-    account_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # no FK: see storage/rollups.py
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # local date
     events: Mapped[int] = mapped_column(Integer)
     users: Mapped[int] = mapped_column(Integer)  # distinct users active that day
@@ -194,9 +192,7 @@ class UsageFeatureDay(Base):
 
     __tablename__ = "usage_feature_days"
 
-    account_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # no FK: see storage/rollups.py
     feature: Mapped[str] = mapped_column(String(256), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     events: Mapped[int] = mapped_column(Integer)
@@ -214,11 +210,9 @@ class UsageUserMonth(Base):
 
     __tablename__ = "usage_user_months"
 
-    account_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
-    )
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # no FK: see storage/rollups.py
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the local month
     day_mask: Mapped[int] = mapped_column(BigInteger)  # never 0 (such rows are deleted)
 
     __table_args__ = (
@@ -232,12 +226,10 @@ class UsageFeatureUserMonth(Base):
 
     __tablename__ = "usage_feature_user_months"
 
-    account_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # no FK: see storage/rollups.py
     feature: Mapped[str] = mapped_column(String(256), primary_key=True)
-    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     day_mask: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
@@ -253,9 +245,7 @@ class UsagePeriod(Base):
 
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # month, quarter or year
     start: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the period
-    account_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
-    )
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # no FK: see storage/rollups.py
     events: Mapped[int] = mapped_column(BigInteger)
     user_days: Mapped[int] = mapped_column(BigInteger)  # sum over the days of the distinct users of the day
     seconds: Mapped[int] = mapped_column(BigInteger)

@@ -10,6 +10,9 @@ Tables (storage/models.py):
 Distinct users over any day range = (account, user) pairs with a month row whose mask meets the range's days
 of that month, so KPIs never read usage_events.
 
+The rollup tables have no foreign key to accounts (a per-row check would dominate their build): deleting
+an account deletes its events, the triggers mark those slices, and the refresh deletes their rollup rows.
+
 Freshness, whatever wrote the events: database triggers (installed by migration 0005, `install_triggers`)
 record in rollup_dirty the (account_id, UTC day) of every usage row inserted, updated or deleted, and bump
 rollup_state.version on every write to the other data tables. `refresh_rollups` recomputes only the local days
@@ -22,6 +25,7 @@ commits; readers call `ensure_fresh(conn, tz)` first (cheap when nothing changed
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -42,7 +46,10 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
+    tuple_,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +58,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from kpi_core.sqlfuncs import _offset_segments, local_date
 from storage.models import (
+    ROLLUP_TABLES,
     RollupDirty,
     UsageDay,
     UsageEvent,
@@ -300,6 +308,14 @@ _months = Table(
     Column("account_id", String(128), primary_key=True), Column("month", Date, primary_key=True),
     Column("clear_mask", BigInteger), prefixes=["TEMPORARY"],
 )
+_features = Table(
+    "csbot_rollup_features", _WORK, Column("feature", String(256), primary_key=True), prefixes=["TEMPORARY"],
+)
+_touched_periods = Table(
+    "csbot_rollup_periods", _WORK,
+    Column("kind", String(8), primary_key=True), Column("start", Date, primary_key=True),
+    Column("account_id", String(128), primary_key=True), prefixes=["TEMPORARY"],
+)
 _ufd = Table(
     "csbot_rollup_ufd", _WORK,
     Column("account_id", String(128)), Column("user_id", String(128)), Column("feature", String(256)),
@@ -377,42 +393,90 @@ def _user_month_selects():
 
 
 def _fill_periods(conn: Connection, months: Table | None) -> None:
-    """usage_periods of every (account, month/quarter/year) containing a month of `months` (None: all)."""
+    """usage_periods of every (account, month/quarter/year) containing a month of `months` (None: all).
+
+    Sums come from usage_days (months) or the month rows (quarters, years); distinct users from
+    usage_user_months; both as one INSERT of a UNION ALL grouped by (period start, account).
+    """
     p = UsagePeriod.__table__
     d = UsageDay.__table__.c
     u = UsageUserMonth.__table__.c
+    mp = UsagePeriod.__table__.alias("month_rows")
     m = months.c if months is not None else None
+    zero = literal(0)
     for kind, start_of in PERIOD_STARTS.items():
-        touched = [] if m is None else [exists().where(m.account_id == p.c.account_id, start_of(m.month) == p.c.start)]
-        conn.execute(delete(p).where(p.c.kind == kind, *touched))
+        def touched(account_col, month_col, start_of=start_of) -> list:
+            if m is None:
+                return []
+            return [exists().where(m.account_id == account_col, start_of(m.month) == start_of(month_col))]
+
+        conn.execute(delete(p).where(p.c.kind == kind, *touched(p.c.account_id, p.c.start)))
         if kind == "month":
-            days = select(
-                literal(kind).label("kind"), month_start(d.day).label("start"), d.account_id,
-                func.sum(d.events).label("events"), func.sum(d.users).label("user_days"),
-                func.sum(d.seconds).label("seconds"), literal(0).label("users"),
-            )
-            if m is not None:
-                days = days.select_from(UsageDay.__table__.join(_months, (d.account_id == m.account_id) & (
-                    d.day >= m.month) & (d.day < add_days(m.month, literal(31, Integer))) & (
-                    month_start(d.day) == m.month)))
-            query = days.group_by(month_start(d.day), d.account_id)
+            sums = select(
+                month_start(d.day).label("start"), d.account_id.label("account_id"), func.sum(d.events).label("e"),
+                func.sum(d.users).label("ud"), func.sum(d.seconds).label("s"), zero.label("u"),
+            ).where(*touched(d.account_id, d.day)).group_by(month_start(d.day), d.account_id)
         else:
-            mp = UsagePeriod.__table__.alias("month_rows")
-            query = select(
-                literal(kind).label("kind"), start_of(mp.c.start).label("start"), mp.c.account_id,
-                func.sum(mp.c.events), func.sum(mp.c.user_days), func.sum(mp.c.seconds), literal(0),
-            ).where(mp.c.kind == "month")
-            if m is not None:
-                query = query.where(exists().where(m.account_id == mp.c.account_id,
-                                                   start_of(m.month) == start_of(mp.c.start)))
-            query = query.group_by(start_of(mp.c.start), mp.c.account_id)
+            sums = select(
+                start_of(mp.c.start).label("start"), mp.c.account_id.label("account_id"),
+                func.sum(mp.c.events).label("e"), func.sum(mp.c.user_days).label("ud"),
+                func.sum(mp.c.seconds).label("s"), zero.label("u"),
+            ).where(mp.c.kind == "month", *touched(mp.c.account_id, mp.c.start)).group_by(
+                start_of(mp.c.start), mp.c.account_id)
+        users = select(
+            start_of(u.month), u.account_id, zero, zero, zero, func.count(u.user_id.distinct()),
+        ).where(*touched(u.account_id, u.month)).group_by(start_of(u.month), u.account_id)
+        parts = union_all(sums, users).subquery("parts")
+        query = select(
+            literal(kind), parts.c.start, parts.c.account_id, func.sum(parts.c.e), func.sum(parts.c.ud),
+            func.sum(parts.c.s), func.sum(parts.c.u),
+        ).group_by(parts.c.start, parts.c.account_id)
         conn.execute(insert(p).from_select(
             ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
-        users = select(func.count(u.user_id.distinct())).where(
-            u.account_id == p.c.account_id, u.month >= p.c.start,
-            u.month < add_days(p.c.start, literal(PERIOD_DAYS[kind], Integer)), start_of(u.month) == p.c.start,
-        ).scalar_subquery()
-        conn.execute(update(p).where(p.c.kind == kind, *touched).values(users=users))
+
+
+def _refresh_periods(conn: Connection) -> None:
+    """usage_periods of the (account, month/quarter/year) containing a month of the `_months` work table."""
+    m, t = _months.c, _touched_periods.c
+    p = UsagePeriod.__table__
+    d = UsageDay.__table__.c
+    u = UsageUserMonth.__table__.c
+    mp = UsagePeriod.__table__.alias("month_rows")
+    _recreate(conn, _touched_periods)
+    for kind, start_of in PERIOD_STARTS.items():
+        conn.execute(insert(_touched_periods).from_select(
+            ["kind", "start", "account_id"], select(literal(kind), start_of(m.month), m.account_id).distinct()))
+    conn.execute(delete(p).where(tuple_(p.c.kind, p.c.start, p.c.account_id).in_(
+        select(t.kind, t.start, t.account_id))))
+    zero = literal(0)
+    for kind, start_of in PERIOD_STARTS.items():
+        span = literal(PERIOD_DAYS[kind], Integer)
+        if kind == "month":
+            sums = select(
+                t.start, t.account_id, func.sum(d.events).label("e"), func.sum(d.users).label("ud"),
+                func.sum(d.seconds).label("s"), zero.label("u"),
+            ).select_from(_touched_periods.join(UsageDay.__table__, (d.account_id == t.account_id) & (
+                d.day >= t.start) & (d.day < add_days(t.start, span)) & (month_start(d.day) == t.start)))
+        else:
+            sums = select(
+                t.start, t.account_id, func.sum(mp.c.events).label("e"), func.sum(mp.c.user_days).label("ud"),
+                func.sum(mp.c.seconds).label("s"), zero.label("u"),
+            ).select_from(_touched_periods.join(mp, (mp.c.account_id == t.account_id) & (mp.c.kind == "month") & (
+                mp.c.start >= t.start) & (mp.c.start < add_days(t.start, span)) & (start_of(mp.c.start) == t.start)))
+        users = select(
+            t.start, t.account_id, zero, zero, zero, func.count(u.user_id.distinct()),
+        ).select_from(_touched_periods.join(UsageUserMonth.__table__, (u.account_id == t.account_id) & (
+            u.month >= t.start) & (u.month < add_days(t.start, span)) & (start_of(u.month) == t.start)))
+        parts = union_all(
+            sums.where(t.kind == kind).group_by(t.start, t.account_id),
+            users.where(t.kind == kind).group_by(t.start, t.account_id),
+        ).subquery("parts")
+        query = select(
+            literal(kind), parts.c.start, parts.c.account_id, func.sum(parts.c.e), func.sum(parts.c.ud),
+            func.sum(parts.c.s), func.sum(parts.c.u),
+        ).group_by(parts.c.start, parts.c.account_id)
+        conn.execute(insert(p).from_select(
+            ["kind", "start", "account_id", "events", "user_days", "seconds", "users"], query))
 
 
 def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
@@ -438,6 +502,10 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
     """Recompute every rollup from usage_events in zone `tz_name` (in the caller's transaction)."""
     _lock(conn)
     tz = ZoneInfo(tz_name)
+    # SQLite: filling B-trees in bulk and indexing after costs far less than keeping secondary indexes up to date.
+    indexes = [ix for m in ROLLUP_TABLES for ix in m.__table__.indexes] if conn.dialect.name == "sqlite" else []
+    for index in indexes:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
     for model in (UsagePeriod, UsageFeatureUserMonth, UsageUserMonth, UsageFeatureDay, UsageDay, RollupDirty):
         conn.execute(delete(model))
     span = _event_span(conn)
@@ -451,6 +519,8 @@ def rebuild_rollups(conn: Connection, tz_name: str) -> None:
             ["account_id", "feature", "month", "user_id", "day_mask"], features))
         _drop(conn, _ufd)
         _fill_periods(conn, None)
+    for index in indexes:
+        index.create(conn)
     _new_state(conn, tz_name)
     if conn.dialect.name == "postgresql":
         for model in (UsageDay, UsageFeatureDay, UsageUserMonth, UsageFeatureUserMonth, UsagePeriod):
@@ -510,9 +580,15 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
     _recreate(conn, _ufd)
     _fill_ufd(conn, tz, lo, hi, sliced=True)
 
-    for model in (UsageDay, UsageFeatureDay):
-        t = model.__table__
-        conn.execute(delete(t).where(exists().where(s.account_id == t.c.account_id, s.day == t.c.day)))
+    # Every step below finds its rows by key (row-value IN on a primary key or index prefix), so the work
+    # follows the touched slices, not the size of the tables.
+    _recreate(conn, _features)
+    conn.execute(insert(_features).from_select(["feature"], select(UsageFeatureDay.feature).distinct()))
+    f = _features.c
+    ud, fd = UsageDay.__table__.c, UsageFeatureDay.__table__.c
+    conn.execute(delete(UsageDay.__table__).where(tuple_(ud.account_id, ud.day).in_(select(s.account_id, s.day))))
+    conn.execute(delete(UsageFeatureDay.__table__).where(tuple_(fd.feature, fd.day, fd.account_id).in_(
+        select(f.feature, s.day, s.account_id).select_from(_features.join(_slices, true())))))
     _insert_days(conn)
 
     _recreate(conn, _months)
@@ -523,17 +599,21 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
     ))
     m = _months.c
     users, features = _user_month_selects()
-    for model, query, columns in (
-        (UsageUserMonth, users, ["account_id", "month", "user_id", "day_mask"]),
-        (UsageFeatureUserMonth, features, ["account_id", "feature", "month", "user_id", "day_mask"]),
+    uu, fu = UsageUserMonth.__table__.c, UsageFeatureUserMonth.__table__.c
+    for model, query, columns, keys, touched in (
+        (UsageUserMonth, users, ["account_id", "month", "user_id", "day_mask"], tuple_(uu.month, uu.account_id),
+         select(m.month, m.account_id)),
+        (UsageFeatureUserMonth, features, ["account_id", "feature", "month", "user_id", "day_mask"],
+         tuple_(fu.feature, fu.month, fu.account_id),
+         select(f.feature, m.month, m.account_id).select_from(_features.join(_months, true()))),
     ):
         t = model.__table__
-        match = (m.account_id == t.c.account_id) & (m.month == t.c.month)
-        clear = select(m.clear_mask).where(match).scalar_subquery()
-        conn.execute(update(t).where(exists().where(match)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
+        clear = select(m.clear_mask).where(m.account_id == t.c.account_id, m.month == t.c.month).scalar_subquery()
+        conn.execute(update(t).where(keys.in_(touched)).values(day_mask=t.c.day_mask.op("&")(-1 - clear)))
         _upsert(conn, model, columns, query)
-        conn.execute(delete(t).where(t.c.day_mask == 0, exists().where(match)))
-    _fill_periods(conn, _months)
+        conn.execute(delete(t).where(keys.in_(touched), t.c.day_mask == 0))
+    _refresh_periods(conn)
+    _drop(conn, _features, _touched_periods)
     _drop(conn, _ufd, _months, _slices)
     conn.execute(delete(RollupDirty))
     conn.execute(update(rollup_state).values(version=rollup_state.c.version + 1))
@@ -620,12 +700,13 @@ def ensure_fresh(conn: Connection, tz_name: str) -> RollupStamp:
 
 # -------------------------------------------------------------------------------------------- write hook
 
-_WATCHED = ("usage_events",)
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
+
+
+_USAGE_WRITE = re.compile(r"^\s*(INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(usage_events|accounts)\b", re.IGNORECASE)
 
 
 def _note_usage_write(conn, cursor, statement, parameters, context, executemany) -> None:
-    if statement[:6].upper() in _WRITE_VERBS and "usage_events" in statement and not conn.info.get("csbot_syncing"):
+    if not conn.info.get("csbot_syncing") and _USAGE_WRITE.match(statement):
         conn.info["csbot_usage_written"] = True
 
 

@@ -272,3 +272,30 @@ def test_cli_rebuild_rollups_and_init_db_build_in_the_configured_zone(tmp_path):
     assert result.returncode == 0 and "rebuilt in Europe/Berlin" in result.stdout, result.stderr
     assert rollup_rows(engine)["usage_days"] == [("a", d("2026-03-02"), 1, 1, 0)]
     engine.dispose()
+
+
+def test_deleting_an_account_removes_its_rollup_rows(store):
+    random_store(store, 8, events=200)
+    config = config_in("Europe/Berlin")
+    ask(store, "stickiness", "2026-03-01", "2026-03-31", config=config)
+    with store.begin() as conn:  # the usage rows go by ON DELETE CASCADE; the triggers mark their slices
+        conn.execute(text("DELETE FROM accounts WHERE account_id = 'a1'"))
+    rows = rollup_rows(store)
+    assert all(row[0] != "a1" and "a1" not in row for table in rows.values() for row in table)
+    assert rows == rebuilt_rows(store, "Europe/Berlin")
+
+
+@pytest.mark.parametrize(("start", "end", "unit"), [
+    ("2026-03-01", "2026-03-31", "month"),
+    ("2026-02-01", "2026-02-28", "month"),
+    ("2026-04-01", "2026-06-30", "quarter"),
+    ("2026-01-01", "2026-12-31", "year"),
+    ("2026-02-01", "2026-04-30", None),  # three months, not a quarter
+    ("2026-03-01", "2026-03-30", None),
+    ("2026-03-02", "2026-03-31", None),
+    ("2026-01-01", "2026-11-22", None),  # this year to date
+])
+def test_calendar_unit_hand_worked(start, end, unit):
+    from kpi_core.usage_rollups import calendar_unit
+
+    assert calendar_unit(d(start), d(end)) == unit

@@ -23,10 +23,6 @@ depends_on = None
 _WITHOUT_ROWID = {"sqlite_with_rowid": False}
 
 
-def _account_fk() -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(['account_id'], ['accounts.account_id'], ondelete='CASCADE')
-
-
 def upgrade() -> None:
     op.create_table(
         'usage_days',
@@ -35,7 +31,6 @@ def upgrade() -> None:
         sa.Column('events', sa.Integer(), nullable=False),
         sa.Column('users', sa.Integer(), nullable=False),
         sa.Column('seconds', sa.BigInteger(), nullable=False),
-        _account_fk(),
         sa.PrimaryKeyConstraint('account_id', 'day', name=op.f('pk_usage_days')),
         **_WITHOUT_ROWID,
     )
@@ -48,7 +43,6 @@ def upgrade() -> None:
         sa.Column('events', sa.Integer(), nullable=False),
         sa.Column('users', sa.Integer(), nullable=False),
         sa.Column('seconds', sa.BigInteger(), nullable=False),
-        _account_fk(),
         sa.PrimaryKeyConstraint('account_id', 'feature', 'day', name=op.f('pk_usage_feature_days')),
         **_WITHOUT_ROWID,
     )
@@ -60,8 +54,7 @@ def upgrade() -> None:
         sa.Column('month', sa.Date(), nullable=False),
         sa.Column('user_id', sa.String(length=128), nullable=False),
         sa.Column('day_mask', sa.BigInteger(), nullable=False),
-        _account_fk(),
-        sa.PrimaryKeyConstraint('account_id', 'month', 'user_id', name=op.f('pk_usage_user_months')),
+        sa.PrimaryKeyConstraint('account_id', 'user_id', 'month', name=op.f('pk_usage_user_months')),
         **_WITHOUT_ROWID,
     )
     op.create_index('ix_usage_user_months_month', 'usage_user_months',
@@ -73,8 +66,7 @@ def upgrade() -> None:
         sa.Column('month', sa.Date(), nullable=False),
         sa.Column('user_id', sa.String(length=128), nullable=False),
         sa.Column('day_mask', sa.BigInteger(), nullable=False),
-        _account_fk(),
-        sa.PrimaryKeyConstraint('account_id', 'feature', 'month', 'user_id',
+        sa.PrimaryKeyConstraint('account_id', 'feature', 'user_id', 'month',
                                 name=op.f('pk_usage_feature_user_months')),
         **_WITHOUT_ROWID,
     )
@@ -89,7 +81,6 @@ def upgrade() -> None:
         sa.Column('user_days', sa.BigInteger(), nullable=False),
         sa.Column('seconds', sa.BigInteger(), nullable=False),
         sa.Column('users', sa.Integer(), nullable=False),
-        _account_fk(),
         sa.PrimaryKeyConstraint('kind', 'start', 'account_id', name=op.f('pk_usage_periods')),
         **_WITHOUT_ROWID,
     )
