@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from bot.render.formats import rows_text
 from kpi_core import clock
 from kpi_core.answers import ask as answer_text
 from kpi_core.commands import help_text
@@ -106,10 +107,6 @@ def _confirm_removal(yes: bool):
     return confirm
 
 
-def _rows(n: int) -> str:
-    return f"{n:,} row" if n == 1 else f"{n:,} rows"
-
-
 @main.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--replace", is_flag=True,
@@ -139,7 +136,7 @@ def import_cmd(paths: tuple[Path, ...], replace: bool, yes: bool, db_url: str | 
     finally:
         engine.dispose()
     for f in report.files:
-        click.echo(f"{f.kind}: {_rows(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
+        click.echo(f"{f.kind}: {rows_text(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
         for warning in f.warnings:
             click.echo(f"  warning: {warning}")
     if any(f.kind == "accounts" for f in report.files):
@@ -246,6 +243,13 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
         else:
             click.echo(f"csbot: {exc}", err=True)
         sys.exit(1)
+    if _is_status(text):
+        try:
+            lines = _status_lines(engine, config)
+        finally:
+            engine.dispose()
+        click.echo(json.dumps({"command": "/kpi", "status": lines}) if as_json else "\n".join(lines))
+        return
     try:
         today = clock.today(config, as_of)
         answer = answer_text(engine, expand_mine(text, None), today, config)  # `mine` needs a Slack user
@@ -338,12 +342,26 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
             if _is_digest_preview(line):
                 console.print(_digest_preview(engine, config, today))
                 continue
+            if _is_status(line):
+                console.print("\n".join(_status_lines(engine, config)), markup=False, highlight=False)
+                continue
             answer = answer_text(engine, line, today, config)
             console.print(render(answer))
             _print_freshness(_freshness(engine, answer), config)
         except (UserError, PeriodError) as exc:
             console.print(plain_mentions(str(exc)), style="red", markup=False, highlight=False)
     engine.dispose()
+
+
+def _is_status(text: str) -> bool:
+    """`/kpi status`: in the terminal as in Slack (bot/listeners/status.py)."""
+    return " ".join(text.lower().split()) == "/kpi status"
+
+
+def _status_lines(engine, config: KpiConfig) -> list[str]:
+    from bot.sources import status_report
+
+    return status_report(engine, config.tz, clock.utcnow())
 
 
 def _is_digest_preview(line: str) -> bool:

@@ -99,28 +99,19 @@ def register(main: click.Group) -> None:
     @DB_OPTION
     def status(db_url: str | None) -> None:
         """Sources, their last runs and failures, table loads, unresolved owners and the schema version."""
-        from bot.render.status import status_lines
-        from bot.sources import configured_sources
+        from bot.cli import _existing_store
+        from bot.sources import status_report
         from kpi_core import clock
         from kpi_core.config import ConfigError, load_config
-        from storage.db import open_store
-        from storage.source_status import store_status
-        from storage.sources_file import SourcesFileError
 
-        problems: list[str] = []
-        try:
-            sources = configured_sources()
-        except SourcesFileError as exc:
-            sources, problems = [], exc.problems
         try:
             config = load_config()
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
-        engine = open_store(db_url)
+        engine = _existing_store(db_url)  # reading only: a missing store is an error, never created
         try:
-            with engine.connect() as conn:
-                found = store_status(conn, sources)
+            lines = status_report(engine, config.tz, clock.utcnow())
         finally:
             engine.dispose()
-        for line in status_lines(found, config.tz, clock.utcnow(), problems):
+        for line in lines:
             click.echo(line)

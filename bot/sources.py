@@ -9,7 +9,7 @@ from bot.settings import SettingsError, setting
 from kpi_core.freshness import FreshnessPolicy
 from storage.sources_file import SourceDef, SourcesFileError, load_sources, parse_duration
 
-__all__ = ["configured_sources", "freshness_policy"]
+__all__ = ["configured_sources", "freshness_policy", "status_report"]
 
 
 def configured_sources(env: Mapping[str, str] | None = None) -> list[SourceDef]:
@@ -34,3 +34,19 @@ def freshness_policy(env: Mapping[str, str] | None = None) -> FreshnessPolicy:
     except SourcesFileError:
         sources = []
     return FreshnessPolicy({s.name: s.stale_after for s in sources}, import_after=import_after)
+
+
+def status_report(engine, tz, now) -> list[str]:
+    """`csbot status` and `/kpi status`: sources (a broken sources file's problems too), their last runs and
+    failures, table loads, unresolved owners and the schema version, as lines."""
+    from bot.render.status import status_lines
+    from storage.source_status import store_status
+
+    problems: list[str] = []
+    try:
+        sources = configured_sources()
+    except SourcesFileError as exc:
+        sources, problems = [], exc.problems
+    with engine.connect() as conn:
+        found = store_status(conn, sources)
+    return status_lines(found, tz, now, problems)

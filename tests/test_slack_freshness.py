@@ -53,7 +53,7 @@ def test_kpi_status_lists_sources_loads_and_schema(stack) -> None:
     text = _answer_text(message)
     assert "warehouse (no longer in the sources file): FAILED Mon 30 Nov 2026 04:01: warehouse:surveys: the " \
            "SELECT failed: timeout; last success Sat 28 Nov 2026 04:02" in text
-    assert "surveys: 1 rows from warehouse, Sat 28 Nov 2026 04:02 (2 days ago)" in text
+    assert "surveys: 1 row from warehouse, Sat 28 Nov 2026 04:02 (2 days ago)" in text
     assert f"Schema version: {head_revision()}" in text
 
 

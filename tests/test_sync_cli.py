@@ -100,7 +100,7 @@ def test_sync_status_and_fresh_answers(db: str, warehouse, tmp_path: Path) -> No
         "Times in Europe/Berlin.", "Sources:",
         "  warehouse (sql, daily at 05:00): FAILED Tue 01 Dec 2026 06:00: warehouse:tickets: the SELECT failed: "
         "no such column: t.no_such_column; last success Mon 30 Nov 2026 07:00"]
-    assert "  tickets: 1 rows from warehouse, Mon 30 Nov 2026 07:00 (24 h ago)" in lines
+    assert "  tickets: 1 row from warehouse, Mon 30 Nov 2026 07:00 (24 h ago)" in lines
     assert lines[-2:] == ["Owner e-mails: all resolved", f"Schema version: {head_revision()}"]
 
 
@@ -122,19 +122,32 @@ def test_sync_names_unknown_sources_and_file_problems(tmp_path: Path, warehouse)
     assert none.returncode == 1 and "no sources: set CSBOT_SOURCES" in none.stderr
 
 
-def test_stripe_without_its_module_is_a_clear_failure(tmp_path: Path) -> None:
+def test_the_implicit_stripe_source_reports_an_unreachable_api_and_writes_nothing(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a local port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
     db = f"sqlite:///{tmp_path}/store.db"
-    result = run(["sync", "--db", db], {"STRIPE_API_KEY": "rk_test_123"})
-    try:
-        import storage.stripe_sync  # noqa: F401
-    except ImportError:
-        assert result.returncode == 1
-        assert result.stderr.splitlines()[:2] == [
-            "stripe: failed; nothing was written",
-            "  stripe: Stripe sync is not installed in this build (storage/stripe_sync.py is missing); remove the "
-            "stripe source or unset STRIPE_API_KEY"]
-    else:  # after the merge with issue #12 the implicit source reaches Stripe's sync (no server here: it fails)
-        assert result.returncode == 1 and result.stderr.startswith("stripe: failed")
+    result = run(["sync", "--db", db], {"STRIPE_API_KEY": "rk_test_123", "CSBOT_STRIPE_API_BASE": closed})
+    assert result.returncode == 1
+    assert result.stderr.startswith("stripe: failed; nothing was written")
+    assert "rk_test_123" not in result.stderr + result.stdout
+    status = run(["status", "--db", db], {"STRIPE_API_KEY": "rk_test_123"})
+    assert "  stripe (stripe, daily at 05:00): FAILED" in status.stdout
+
+
+def test_kpi_status_in_the_terminal_is_csbot_status(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/store.db"
+    (tmp_path / "accounts.csv").write_text("account_id,name,signed_up_at\nA1,Acme,2026-01-05\n")
+    assert run(["import", str(tmp_path / "accounts.csv"), "--db", db]).returncode == 0
+    now = {"CSBOT_NOW": "2026-12-01T06:00:00Z"}
+    status = run(["status", "--db", db], now)
+    asked = run(["ask", "/kpi   STATUS", "--db", db], now)
+    assert asked.returncode == 0 and asked.stdout == status.stdout
+    assert "  accounts: 1 row from import" in asked.stdout.splitlines()[3]
+    as_json = json.loads(run(["ask", "/kpi status", "--json", "--db", db], now).stdout)
+    assert as_json == {"command": "/kpi", "status": status.stdout.splitlines()}
 
 
 def test_imported_owner_emails_without_a_slack_token_are_listed(tmp_path: Path) -> None:

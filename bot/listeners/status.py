@@ -9,7 +9,6 @@ from slack_sdk.models.blocks import SectionBlock
 
 from bot.delivery import respond
 from bot.render.blocks import blocks_json, escape, pack_lines
-from bot.render.status import status_lines
 from bot.services import Services
 
 __all__ = ["is_status_request", "reply_status"]
@@ -27,17 +26,8 @@ def status_blocks(lines: list[str]) -> list[dict]:
 
 def reply_status(services: Services, client: WebClient, body: dict[str, Any]) -> None:
     """Answer `/kpi status` to the asker (ephemeral)."""
-    from bot.sources import configured_sources
+    from bot.sources import status_report
     from kpi_core import clock
-    from storage.source_status import store_status
-    from storage.sources_file import SourcesFileError
 
-    problems: list[str] = []
-    try:
-        sources = configured_sources()
-    except SourcesFileError as exc:
-        sources, problems = [], exc.problems
-    with services.engine.connect() as conn:
-        found = store_status(conn, sources)
-    lines = status_lines(found, services.kpi_config.tz, clock.utcnow(), problems)
+    lines = status_report(services.engine, services.kpi_config.tz, clock.utcnow())
     respond(client, body, {"blocks": status_blocks(lines), "text": "csbot status: " + escape(lines[1])})

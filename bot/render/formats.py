@@ -109,3 +109,8 @@ def format_number(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def rows_text(n: int) -> str:
+    """"1 row", "2,000 rows"."""
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"

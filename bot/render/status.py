@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+from bot.render.formats import rows_text
 from storage.source_status import StoreStatus
 
 __all__ = ["status_lines"]
@@ -36,14 +37,14 @@ def status_lines(status: StoreStatus, tz: ZoneInfo, now: dt.datetime, problems: 
             out.append(f"  {s.name} ({what}): never synced")
             continue
         if last.state == "ok":
-            out.append(f"  {s.name} ({what}): last run {_at(last.started_at, tz)} ok, {last.rows or 0} rows")
+            out.append(f"  {s.name} ({what}): last run {_at(last.started_at, tz)} ok, {rows_text(last.rows or 0)}")
         else:
             error = (last.error or "").splitlines()[0] if last.error else "unknown error"
             ok = f"; last success {_at(s.last_ok.started_at, tz)}" if s.last_ok else "; never succeeded"
             out.append(f"  {s.name} ({what}): FAILED {_at(last.finished_at or last.started_at, tz)}: {error}{ok}")
     out.append("Tables:" if status.loads else "Tables: nothing loaded yet (csbot import or csbot sync)")
     for ld in status.loads:
-        out.append(f"  {ld.table}: {ld.rows} rows from {ld.source}, {_at(ld.loaded_at, tz)} "
+        out.append(f"  {ld.table}: {rows_text(ld.rows)} from {ld.source}, {_at(ld.loaded_at, tz)} "
                    f"({_age(ld.loaded_at, now)})")
     if status.unresolved_owners:
         out.append("Owner e-mails matching no Slack user:")
