@@ -12,12 +12,13 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
 from bot.gate import Refusal, guard, log_refusal
 from bot.settings import HttpLimits
+from storage.locks import ping
 from storage.timeouts import statement_timeout
 
 EVENTS_PATH = "/slack/events"
@@ -81,7 +82,7 @@ class HealthCheck:
 
     def _probe(self) -> None:
         with statement_timeout(self.timeout), self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            ping(conn)
 
     def ok(self) -> bool:
         with self._lock:

@@ -19,8 +19,10 @@ import zlib
 from typing import Protocol
 
 from filelock import FileLock, Timeout
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from storage.locks import current_schema, ping, try_advisory_lock
 
 log = logging.getLogger("csbot.leader")
 
@@ -60,9 +62,9 @@ class PostgresLeader:
             conn = None
             try:
                 conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                self._schema = conn.execute(text("SELECT current_schema()")).scalar() or "public"
+                self._schema = current_schema(conn)
                 key = _int4(zlib.crc32(self._schema.encode()))
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), {"a": LOCK_CLASS, "b": key}).scalar()
+                got = try_advisory_lock(conn, LOCK_CLASS, key)
             except DBAPIError as exc:
                 log.warning("could not try the scheduler lock: %s", exc.__class__.__name__)
                 if conn is not None:
@@ -77,7 +79,7 @@ class PostgresLeader:
     def _alive(self) -> bool:
         assert self._conn is not None
         try:
-            self._conn.execute(text("SELECT 1"))
+            ping(self._conn)
             return True
         except DBAPIError:
             log.warning("lost the connection holding the scheduler lock: no longer the leader")
