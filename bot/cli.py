@@ -11,30 +11,18 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from bot.cli_common import AS_OF_OPTION, DB_OPTION, err, existing_store, kpi_config, today_from
 from bot.render.formats import rows_text
 from kpi_core import clock
 from kpi_core.answers import ask as answer_text
 from kpi_core.commands import help_text
-from kpi_core.config import ConfigError, KpiConfig, load_config
+from kpi_core.config import KpiConfig
 from kpi_core.periods import PeriodError
 from kpi_core.types import AmbiguousAccountError, UserError
 from storage.db import StoreMissingError, database_url, has_data, open_existing_store, open_store
 
 DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"
 
-DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
-                         help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
-AS_OF_OPTION = click.option("--as-of", default=None, metavar="YYYY-MM-DD",
-                            help="Pin 'today' (default: CSBOT_AS_OF or today in the reporting time zone).")
-
-err = Console(stderr=True)
-
-
-def _config() -> KpiConfig:
-    try:
-        return load_config()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +40,7 @@ def init_db(db_url: str | None) -> None:
     engine = open_store(db_url)
     try:
         with engine.begin() as conn:
-            sync_rollups(conn, _config().reporting_timezone)
+            sync_rollups(conn, kpi_config().reporting_timezone)
     finally:
         engine.dispose()
     click.echo(f"Store ready at {_safe_url(db_url)}")
@@ -66,7 +54,7 @@ def rebuild_rollups_cmd(db_url: str | None) -> None:
 
     from storage.rollups import rebuild_rollups
 
-    zone = _config().reporting_timezone
+    zone = kpi_config().reporting_timezone
     engine = open_store(db_url)
     started = time.perf_counter()
     try:
@@ -81,15 +69,6 @@ def _safe_url(db_url: str | None) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(database_url(db_url)).render_as_string(hide_password=True)
-
-
-def _existing_store(db_url: str | None):
-    """The store a reading command uses; a missing one is a one-line error and nothing is created."""
-    try:
-        return open_existing_store(db_url)
-    except StoreMissingError as exc:
-        click.echo(f"csbot: {exc}", err=True)
-        sys.exit(1)
 
 
 def _confirm_removal(yes: bool):
@@ -121,7 +100,7 @@ def import_cmd(paths: tuple[Path, ...], replace: bool, yes: bool, db_url: str | 
     from storage.importer import CsvImportError, import_paths
     from storage.removal import RemovalCancelled
 
-    config = _config()
+    config = kpi_config()
     engine = open_store(db_url)
     try:
         report = import_paths(engine, list(paths), reporting_tz=config.reporting_timezone,
@@ -163,7 +142,7 @@ def delete_account(ids: tuple[str, ...], yes: bool, db_url: str | None) -> None:
     """Delete accounts (by exact account_id) and every row that belongs to them."""
     from storage.removal import RemovalCancelled, delete_accounts
 
-    engine = _existing_store(db_url)
+    engine = existing_store(db_url)
     try:
         with engine.begin() as conn:
             plan = delete_accounts(conn, ids, _confirm_removal(yes))
@@ -185,7 +164,7 @@ def _load_demo(engine, accounts: int, seed: int, as_of) -> None:
     with tempfile.TemporaryDirectory(prefix="csbot-demo-") as tmp:
         paths = write_demo_csvs(Path(tmp), accounts=accounts, seed=seed, as_of=as_of)
         try:
-            import_paths(engine, paths, reporting_tz=_config().reporting_timezone, progress=sys.stderr.isatty(),
+            import_paths(engine, paths, reporting_tz=kpi_config().reporting_timezone, progress=sys.stderr.isatty(),
                          demo=True)
         except CsvImportError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -202,7 +181,7 @@ def demo_data(accounts: int, seed: int, out: Path | None, as_of: str | None, db_
     """Generate the synthetic demo data set (and load it into the store unless --out is given)."""
     from storage.demo_data import write_demo_csvs
 
-    today = _today(as_of)
+    today = today_from(as_of)
     if out:
         for path in write_demo_csvs(out, accounts=accounts, seed=seed, as_of=today):
             click.echo(str(path))
@@ -213,13 +192,6 @@ def demo_data(accounts: int, seed: int, out: Path | None, as_of: str | None, db_
     finally:
         engine.dispose()
     click.echo(f"Loaded demo data ({accounts} accounts, seed {seed}, as of {today}) into {_safe_url(db_url)}")
-
-
-def _today(as_of: str | None):
-    try:
-        return clock.today(_config(), as_of)
-    except UserError as exc:
-        raise click.BadParameter(str(exc)) from exc
 
 
 @main.command()
@@ -234,7 +206,7 @@ def ask(text: str, as_json: bool, as_of: str | None, db_url: str | None) -> None
     from bot.render.json_out import answer_to_json
     from bot.render.terminal import plain_mentions, render
 
-    config = _config()
+    config = kpi_config()
     try:
         engine = open_existing_store(db_url)
     except StoreMissingError as exc:
@@ -302,11 +274,11 @@ def demo(accounts: int, as_of: str | None, db_url: str | None) -> None:
     """Create and fill the demo store (csbot-demo.db, never your own) on first run, then answer at a prompt."""
     from bot.render.terminal import plain_mentions, render
 
-    config = _config()
+    config = kpi_config()
     console = Console()
     db_url = db_url or DEMO_DATABASE_URL
     engine = open_store(db_url)
-    today = _today(as_of)
+    today = today_from(as_of)
     if not has_data(engine):
         console.print(f"Creating the demo store ({accounts} accounts) at {_safe_url(db_url)} ...")
         _load_demo(engine, accounts, 7, today)
@@ -425,8 +397,8 @@ def serve(port: int | None, db_url: str | None) -> None:
                        setting("STRIPE_API_KEY") or "", setting("STRIPE_WEBHOOK_SECRET") or "",
                        *((settings.oauth.client_secret, settings.oauth.state_secret) if settings.oauth else ())])
     _check_sources_file()
-    config = _config()
-    engine = _existing_store(db_url)
+    config = kpi_config()
+    engine = existing_store(db_url)
     try:
         app = build_app(settings, Services.create(engine, config))
     except BoltError as exc:
@@ -531,7 +503,7 @@ def _job_setup(db_url: str | None, need_slack: bool = True):
             sys.exit(2)
     configure_logging(setting("CSBOT_LOG_LEVEL") or "INFO", [token])
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    return _config(), _existing_store(db_url), token
+    return kpi_config(), existing_store(db_url), token
 
 
 def _job_context(engine, config: KpiConfig, token: str):
@@ -590,7 +562,7 @@ def digest(channel: str, dry_run: bool, chart_out: Path | None, as_of: str | Non
 
     config, engine, token = _job_setup(db_url, need_slack=not dry_run)
     try:
-        today = _today(as_of)
+        today = today_from(as_of)
         sub = find_subscription(engine, channel, "digest")
         if dry_run:
             message = build_message(engine, config, sub, today)
@@ -638,7 +610,7 @@ def scan_risk(dry_run: bool, channel: str | None, as_of: str | None, db_url: str
     config, engine, token = _job_setup(db_url, need_slack=not dry_run)
     failed = False
     try:
-        today = _today(as_of)
+        today = today_from(as_of)
         ctx = _job_context(engine, config, token)
         subscribed = [s for s in active_subscriptions(engine, "risk") if channel in (None, s.channel_id)]
         if not subscribed:

@@ -8,33 +8,10 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from kpi_core import clock
-from kpi_core.config import ConfigError, KpiConfig, load_config
+from bot.cli_common import AS_OF_OPTION, DB_OPTION, err, kpi_config, today_from
 from kpi_core.types import UserError
 from storage.db import open_store
-
-# the same options as bot.cli's (not imported from it: `python -m bot.cli` runs that module as __main__)
-DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
-                         help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
-AS_OF_OPTION = click.option("--as-of", default=None, metavar="YYYY-MM-DD",
-                            help="Pin 'today' (default: CSBOT_AS_OF or today in the reporting time zone).")
-err = Console(stderr=True)
-
-
-def _config() -> KpiConfig:
-    try:
-        return load_config()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _today(as_of: str | None) -> dt.date:
-    try:
-        return clock.today(_config(), as_of)
-    except UserError as exc:
-        raise click.BadParameter(str(exc)) from exc
 
 
 def _date(value: str | None, name: str) -> dt.date | None:
@@ -58,8 +35,8 @@ def health_backfill(start: str, end: str, every: str, as_of: str | None, db_url:
     """Store health snapshots of past days, scored point in time (days that have one are left as they are)."""
     from kpi_core.history import backfill, backfill_dates
 
-    config = _config()
-    today = _today(as_of)
+    config = kpi_config()
+    today = today_from(as_of)
     first, last = _date(start, "--from"), _date(end, "--to")
     if last > today:
         raise click.BadParameter(f"{last} is after today ({today}); a snapshot can only be of a day that began.",
@@ -100,8 +77,8 @@ def backtest_cmd(start: str | None, end: str | None, every: str, horizon: int, a
     from kpi_core.backtest import report_json
     from kpi_core.history import run_backtest, write_scores_csv
 
-    config = _config()
-    today = _today(as_of)
+    config = kpi_config()
+    today = today_from(as_of)
     engine = open_store(db_url)
     try:
         run = run_backtest(engine, config, today, _date(start, "--from"), _date(end, "--to"), every, horizon)
@@ -144,8 +121,8 @@ def tune_health(start: str | None, end: str | None, every: str, horizon: int, fi
     from kpi_core.history import run_backtest
     from kpi_core.tuning import tune
 
-    config = _config()
-    today = _today(as_of)
+    config = kpi_config()
+    today = today_from(as_of)
     engine = open_store(db_url)
     try:
         run = run_backtest(engine, config, today, _date(start, "--from"), _date(end, "--to"), every, horizon)

@@ -6,10 +6,10 @@ import sys
 
 import click
 
+from bot.cli_common import DB_OPTION, existing_store, kpi_config
+
 __all__ = ["register"]
 
-DB_OPTION = click.option("--db", "db_url", default=None, metavar="URL",
-                         help="Database URL (default: CSBOT_DATABASE_URL or sqlite:///csbot.db).")
 
 
 def _sources(what: str = "nothing was synced"):
@@ -60,7 +60,6 @@ def register(main: click.Group) -> None:
         """Sync the sources of CSBOT_SOURCES now (all, in file order, or the ones named)."""
         from bot.jobs.sync_job import run_sync
         from kpi_core import clock
-        from kpi_core.config import ConfigError, load_config
         from storage.db import open_store
 
         sources = _sources()
@@ -72,10 +71,7 @@ def register(main: click.Group) -> None:
         if not sources:
             raise click.ClickException("no sources: set CSBOT_SOURCES to a sources file (see README, Sources)")
         chosen = [s for s in sources if not names or s.name in names]
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
+        config = kpi_config()
         engine = open_store(db_url)
         failed = False
         try:
@@ -99,16 +95,11 @@ def register(main: click.Group) -> None:
     @DB_OPTION
     def status(db_url: str | None) -> None:
         """Sources, their last runs and failures, table loads, unresolved owners and the schema version."""
-        from bot.cli import _existing_store
         from bot.sources import status_report
         from kpi_core import clock
-        from kpi_core.config import ConfigError, load_config
 
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-        engine = _existing_store(db_url)  # reading only: a missing store is an error, never created
+        config = kpi_config()
+        engine = existing_store(db_url)  # reading only: a missing store is an error, never created
         try:
             lines = status_report(engine, config.tz, clock.utcnow())
         finally:
