@@ -18,6 +18,8 @@ from sqlalchemy.exc import OperationalError
 
 from storage.db import make_engine, upgrade
 from storage.models import Base
+from tests.jobs_helpers import FakeChannels
+from tests.slack_wire import FakeSlackApi
 
 PG_URL = os.environ.get("CSBOT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -112,3 +114,16 @@ def pg_url(postgres_schema) -> str:
     engine = _postgres_schema_engine(schema)
     engine.dispose()
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeSlackApi]:
+    """The Slack Web API stand-in on loopback (a fresh one per test)."""
+    with FakeSlackApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def channels(api: FakeSlackApi) -> FakeChannels:
+    """What the jobs posted to each channel of `api`."""
+    return FakeChannels(api)

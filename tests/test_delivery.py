@@ -19,7 +19,6 @@ from storage.db import make_engine, upgrade
 from tests.jobs_helpers import (
     OWNER,
     ROOT,
-    FakeChannels,
     SetClock,
     client_for,
     digest_sub,
@@ -28,20 +27,8 @@ from tests.jobs_helpers import (
     utc,
 )
 from tests.kpi_helpers import account, load, revenue, survey
-from tests.slack_wire import FakeSlackApi
 
 MONDAY = "2026-01-05T08:00:00"  # Monday 09:00 Europe/Berlin
-
-
-@pytest.fixture
-def api():
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def channels(api):
-    return FakeChannels(api)
 
 
 def _tick(store, api, at: str = MONDAY, **kw):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from bot.jobs import scheduler
 from bot.jobs.posting import CHECK_RETRIES
 from bot.listeners.subscriptions import _status_line
@@ -17,17 +15,6 @@ from tests.kpi_helpers import account, load, revenue
 from tests.slack_wire import FakeSlackApi
 
 MONDAY = "2026-01-05T08:00:00"  # Monday 09:00 Europe/Berlin
-
-
-@pytest.fixture
-def api():
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def channels(api):
-    return FakeChannels(api)
 
 
 def _actions(outcomes) -> list[str]:

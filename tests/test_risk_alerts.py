@@ -13,23 +13,11 @@ import pytest
 from bot.jobs import risk_job, scheduler
 from bot.render.digest_blocks import ACK_ACTION, DISMISS_ACTION, SNOOZE_ACTION, risk_alert_blocks
 from storage import subscriptions as subs
-from tests.jobs_helpers import FakeChannels, ScriptedRisk, SetClock, make_ctx, risk_sub, risky, utc
+from tests.jobs_helpers import ScriptedRisk, SetClock, make_ctx, risk_sub, risky, utc
 from tests.kpi_helpers import account, load, survey
-from tests.slack_wire import FakeSlackApi
 
 CHANNEL = "C0RISK001"
 DAY0 = dt.date(2026, 1, 5)
-
-
-@pytest.fixture
-def api():
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def channels(api):
-    return FakeChannels(api)
 
 
 class Scans:

@@ -19,7 +19,6 @@ from storage import subscriptions as subs
 from storage.db import make_engine, upgrade
 from tests.jobs_helpers import (
     CREATED,
-    FakeChannels,
     Proc,
     SetClock,
     digest_sub,
@@ -100,17 +99,6 @@ def test_due_run_keys_and_schedule_start():
 
 
 # ------------------------------------------------------------------------------------------------ tick
-
-
-@pytest.fixture
-def api():
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def channels(api):
-    return FakeChannels(api)
 
 
 def _delivery(store, key):

@@ -18,22 +18,10 @@ from bot.jobs.sync_job import due_sync
 from kpi_core.config import HealthConfig, KpiConfig
 from storage.models import Account, SourceRun
 from storage.sources_file import parse_sources
-from tests.jobs_helpers import FakeChannels, SetClock, digest_sub, make_ctx, risk_sub, utc
-from tests.slack_wire import FakeSlackApi
+from tests.jobs_helpers import SetClock, digest_sub, make_ctx, risk_sub, utc
 from tests.sources_helpers import make_warehouse
 
 BERLIN = KpiConfig("Europe/Berlin", 1.0, HealthConfig({}, 70, 40))
-
-
-@pytest.fixture
-def api():
-    with FakeSlackApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def channels(api):
-    return FakeChannels(api)
 
 
 @pytest.fixture
