@@ -112,26 +112,23 @@ def import_cmd(paths: tuple[Path, ...], replace: bool, yes: bool, db_url: str | 
     except RemovalCancelled:
         click.echo("Nothing was imported or deleted; the store is unchanged.", err=True)
         sys.exit(1)
+    else:
+        for f in report.files:
+            click.echo(f"{f.kind}: {rows_text(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
+            for warning in f.warnings:
+                click.echo(f"  warning: {warning}")
+        if any(f.kind == "accounts" for f in report.files):
+            _resolve_owner_emails(engine)
     finally:
         engine.dispose()
-    for f in report.files:
-        click.echo(f"{f.kind}: {rows_text(f.rows)} from {f.path} ({f.inserted:,} new, {f.updated:,} updated)")
-        for warning in f.warnings:
-            click.echo(f"  warning: {warning}")
-    if any(f.kind == "accounts" for f in report.files):
-        _resolve_owner_emails(db_url)
 
 
-def _resolve_owner_emails(db_url: str | None) -> None:
+def _resolve_owner_emails(engine) -> None:
     """Owner e-mails just imported become Slack users when SLACK_BOT_TOKEN is set (else at the next sync)."""
     from bot.cli_sources import owner_notes
 
-    engine = open_store(db_url)
-    try:
-        for note in owner_notes(engine):
-            click.echo(f"  {note}")
-    finally:
-        engine.dispose()
+    for note in owner_notes(engine):
+        click.echo(f"  {note}")
 
 
 @main.command("delete-account")
