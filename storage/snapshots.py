@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Account, HealthSnapshot
@@ -83,16 +83,6 @@ def write_snapshots(engine: Engine, day: dt.date, rows: Sequence[SnapshotRow], s
     return True
 
 
-def snapshot_dates(conn: Connection, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
-    """Days that have a snapshot, oldest first, within [start, end] when given."""
-    query = select(HealthSnapshot.snapshot_date).distinct().order_by(HealthSnapshot.snapshot_date)
-    if start is not None:
-        query = query.where(HealthSnapshot.snapshot_date >= start)
-    if end is not None:
-        query = query.where(HealthSnapshot.snapshot_date <= end)
-    return list(conn.execute(query).scalars())
-
-
 def stored_scores(conn: Connection, account_id: str, days: Iterable[dt.date]) -> dict[dt.date, float | None]:
     """Score of one account on each of `days` that has a stored row for it."""
     days = list(days)
@@ -127,13 +117,6 @@ def snapshot_pairs(conn: Connection, days: Sequence[dt.date]) -> list[SnapshotPa
     for r in conn.execute(query):
         out.append(SnapshotPair(_to_row(r), r.segment, r.churned_at, r.renewal_date))
     return out
-
-
-def snapshot_counts(conn: Connection) -> tuple[int, dt.date | None, dt.date | None]:
-    """(days with a snapshot, first day, last day)."""
-    r = conn.execute(select(func.count(HealthSnapshot.snapshot_date.distinct()),
-                            func.min(HealthSnapshot.snapshot_date), func.max(HealthSnapshot.snapshot_date))).one()
-    return int(r[0] or 0), r[1], r[2]
 
 
 def dismissed_alerts(conn: Connection) -> list[tuple[str, dt.date]]:
