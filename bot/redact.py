@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from bot.access import money_kpi_ids
@@ -10,7 +9,7 @@ from kpi_core.answers import Answer, AtRiskAnswer, HealthAnswer, OverviewAnswer
 from kpi_core.catalog import catalog
 from kpi_core.commands import SHORTCUTS, split_command
 from kpi_core.health import AccountHealth, ComponentScore
-from kpi_core.risk import AtRisk, FiredRule
+from kpi_core.risk import AtRisk
 from kpi_core.types import UserError
 
 HIDDEN = "figures hidden (revenue figures are limited)"
@@ -44,14 +43,9 @@ def health_without_money(h: AccountHealth) -> AccountHealth:
     return replace(h, components=tuple(_component(c) for c in h.components), drivers=drivers)
 
 
-_MRR_AT_STAKE = re.compile(r" \(MRR at stake [^)]*\)")
-"""The amount in the `cancellation_scheduled` rule's text (kpi_core/risk.py)."""
-
-
 def at_risk_without_money(item: AtRisk) -> AtRisk:
     """An at-risk customer with its health card's amounts and the MRR at stake of its rules left out."""
-    rules = tuple(FiredRule(r.id, _MRR_AT_STAKE.sub("", r.text)) for r in item.rules)
-    return AtRisk(health_without_money(item.health), rules)
+    return AtRisk(health_without_money(item.health), tuple(r.without_money() for r in item.rules))
 
 
 def without_money(answer: Answer) -> Answer:

@@ -42,6 +42,10 @@ RENEWAL_WINDOW_DAYS = 60
 class FiredRule:
     id: str
     text: str
+    money: str = ""  # the part of `text` that is a money figure, left out for people who may not see revenue
+
+    def without_money(self) -> FiredRule:
+        return FiredRule(self.id, self.text.replace(self.money, ""), "") if self.money else self
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ def cancellation_rule(cancel_on: dt.date | None, mrr: float = 0.0, count: int = 
     if cancel_on is None:
         return None
     what = "cancellation scheduled" if count == 1 else f"{count} cancellations scheduled, the first"
-    return FiredRule("cancellation_scheduled", f"{what} for {cancel_on.isoformat()} (MRR at stake {mrr:,.2f})")
+    money = f" (MRR at stake {mrr:,.2f})"
+    return FiredRule("cancellation_scheduled", f"{what} for {cancel_on.isoformat()}{money}", money)
 
 
 Detractors = tuple[int, int | None, dt.date | None]  # count, lowest score, latest local date

@@ -247,12 +247,12 @@ def test_a_channel_shared_after_it_subscribed_gets_nothing_more_and_the_subscrib
 def test_at_risk_answers_and_warnings_without_money_drop_the_mrr_at_stake():
     from bot.redact import at_risk_without_money, without_money
     from kpi_core.answers import AtRiskAnswer
-    from kpi_core.risk import AtRisk, FiredRule
+    from kpi_core.risk import AtRisk, FiredRule, cancellation_rule
     from kpi_core.types import Scope
     from tests.jobs_helpers import health
 
-    rules = (FiredRule("cancellation_scheduled", "cancellation scheduled for 2026-12-31 (MRR at stake 1,250.00)"),
-             FiredRule("red_band", "health is red (30.0)"))
+    rules = (cancellation_rule(dt.date(2026, 12, 31), 1250.0), FiredRule("red_band", "health is red (30.0)"))
+    assert rules[0].text == "cancellation scheduled for 2026-12-31 (MRR at stake 1,250.00)"
     item = AtRisk(health("acme", 30.0, as_of=TODAY), rules)
     bare = at_risk_without_money(item)
     assert [r.text for r in bare.rules] == ["cancellation scheduled for 2026-12-31", "health is red (30.0)"]
