@@ -627,19 +627,40 @@ def scored(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = S
            customers_on: dt.date | None = None, today: dt.date | None = None) -> list[AccountHealth]:
     """Health as of `as_of` of the accounts in scope (those that are customers on `customers_on`, when given).
 
-    One scoring per (store data version, as_of, settings, scope, population, renewal known) in this process:
-    `/health`, `/atrisk`, the risk scan and the digest share it; any write to the store (any process)
-    invalidates it. `today` as in `score_where`.
+    The accounts in scope are taken from the health of every account (`_everyone`: the stored scoring, kept
+    current account by account, kpi_core/stored_health.py), so any scope costs one small query once everyone
+    is scored. One result per (store data version, as_of, settings, scope, population, renewal known) is kept
+    in this process: `/health`, `/atrisk`, the risk scan and the digest share it; any write to the store (any
+    process) invalidates it. `today` as in `score_where`.
     """
     stamp = fresh(conn, config)
     key = (stamp.token, stamp.version, as_of, repr(config), scope, customers_on, renewal_known(as_of, today))
     found = SCORING_CACHE.get(key)
     if found is not None:
         return list(found)
+    everyone = _everyone(conn, as_of, config, stamp, today)
     conds = scope_conditions(scope, config, as_of)
     if customers_on is not None:
         conds.append(customer_on(customers_on))
-    result = _score(conn, as_of, config, conds, today)
+    if conds:
+        wanted = set(conn.scalars(select(Account.account_id).where(*conds)))
+        result = [h for h in everyone if h.account.id in wanted]
+    else:
+        result = everyone
+    SCORING_CACHE.put(key, tuple(result))
+    return result
+
+
+def _everyone(conn: Connection, as_of: dt.date, config: KpiConfig, stamp, today: dt.date | None
+              ) -> list[AccountHealth]:
+    """Every account's health as of `as_of`: from this process's cache, else the stored scoring (stored_health)."""
+    from kpi_core.stored_health import scored_all
+
+    key = (stamp.token, stamp.version, as_of, repr(config), "everyone", renewal_known(as_of, today))
+    found = SCORING_CACHE.get(key)
+    if found is not None:
+        return list(found)
+    result = scored_all(conn, as_of, config, stamp, today)
     SCORING_CACHE.put(key, tuple(result))
     return result
 

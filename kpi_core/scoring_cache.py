@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-MAX_ENTRIES = 6
-"""Scorings kept (a 10k-account scoring is tens of MB)."""
+MAX_ENTRIES = 12
+"""Scorings kept (a 10k-account scoring is tens of MB; a scoped one shares the objects of everyone's)."""
 
 
 class ScoringCache:

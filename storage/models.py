@@ -268,6 +268,25 @@ rollup_state = Table(
 )
 """One row: the zone the usage rollups were built in, and a version bumped by every data write."""
 
+account_changes = Table(
+    "account_changes", STATE_METADATA,
+    Column("account_id", String(128), primary_key=True),
+    Column("version", BigInteger, nullable=False),  # rollup_state.version of the account's latest change
+)
+"""Per account: the data version of the last write that touched its health inputs (storage/account_changes.py)."""
+
+health_scorings = Table(
+    "health_scorings", STATE_METADATA,
+    Column("settings", String(40), primary_key=True),  # digest of the health settings (kpi_core/stored_health.py)
+    Column("as_of", Date, primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("token", String(32), nullable=False),  # rollup_state.token the row was scored under
+    Column("version", BigInteger, nullable=False),  # rollup_state.version read before it was scored
+    Column("written_at", DateTime, nullable=False),  # naive UTC
+    Column("body", Text, nullable=False),  # the account's health as JSON
+)
+"""The latest health scoring of every account per (settings, as_of), kept up to date account by account."""
+
 
 class RollupDirty(Base):
     """(account, UTC day) slices of usage_events written since the rollups were last refreshed (by triggers)."""

@@ -57,6 +57,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from kpi_core.sqlfuncs import _offset_segments, local_date
+from storage.account_changes import mark_changed
 from storage.models import (
     ROLLUP_TABLES,
     RollupDirty,
@@ -491,9 +492,11 @@ def _event_span(conn: Connection) -> tuple[dt.datetime, dt.datetime] | None:
 
 
 def _new_state(conn: Connection, tz_name: str) -> None:
+    """A new token; the version goes on from the old one, so account_changes stays comparable with it."""
+    version = (conn.scalar(select(func.max(rollup_state.c.version))) or 0) + 1
     conn.execute(delete(rollup_state))
     conn.execute(insert(rollup_state).values(
-        id=1, timezone=tz_name, token=uuid.uuid4().hex, version=0,
+        id=1, timezone=tz_name, token=uuid.uuid4().hex, version=version,
         built_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
     ))
 
@@ -615,8 +618,11 @@ def refresh_rollups(conn: Connection, tz_name: str) -> int:
     _refresh_periods(conn)
     _drop(conn, _features, _touched_periods)
     _drop(conn, _ufd, _months, _slices)
+    version = conn.scalar(update(rollup_state).values(version=rollup_state.c.version + 1)
+                          .returning(rollup_state.c.version))
+    if version is not None:
+        mark_changed(conn, select(d.account_id), version)
     conn.execute(delete(RollupDirty))
-    conn.execute(update(rollup_state).values(version=rollup_state.c.version + 1))
     return n
 
 

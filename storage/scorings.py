@@ -1,0 +1,82 @@
+"""Stored health scorings (table `health_scorings`): rows of (settings, as_of, account) with the JSON body of the
+account's health, the rollup token it was scored under and the data version read before scoring.
+
+A row is current when its token is the rollups' token and its account has no change (`account_changes`) after
+its version. kpi_core/stored_health.py decides what to score; this module only reads and writes rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, Engine, Select, and_, delete, func, or_, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.models import Account, account_changes, health_scorings
+
+MAX_SETS = 16
+"""(settings, as_of) scorings kept; the least recently written are dropped beyond this (a 10k-account set is
+about 15 MB)."""
+
+_s = health_scorings.c
+
+
+def _current_row(settings: str, as_of: dt.date, token: str):
+    return and_(_s.settings == settings, _s.as_of == as_of, _s.account_id == Account.account_id, _s.token == token)
+
+
+def to_score(settings: str, as_of: dt.date, token: str) -> Select:
+    """SELECT of the ids of accounts whose stored row is missing, of another token, or older than a change."""
+    change = account_changes.c
+    return (
+        select(Account.account_id)
+        .outerjoin(health_scorings, _current_row(settings, as_of, token))
+        .outerjoin(account_changes, change.account_id == Account.account_id)
+        .where(or_(_s.account_id.is_(None), change.version > _s.version))
+    )
+
+
+def stored_bodies(conn: Connection, settings: str, as_of: dt.date, token: str) -> list[tuple[str, str | None]]:
+    """(account id, stored body or None) of every account, ordered by account id in the database's collation.
+
+    Stale rows are included: the caller replaces them with what it scored anew."""
+    query = (
+        select(Account.account_id, _s.body)
+        .outerjoin(health_scorings, _current_row(settings, as_of, token))
+        .order_by(Account.account_id)
+    )
+    return [(r.account_id, r.body) for r in conn.execute(query)]
+
+
+def store(engine: Engine, settings: str, as_of: dt.date, token: str, version: int,
+          bodies: Sequence[tuple[str, str]]) -> None:
+    """Upsert (account id, body) rows of (settings, as_of) at `version`, then drop the oldest sets beyond MAX_SETS."""
+    if not bodies:
+        return
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = [{"settings": settings, "as_of": as_of, "account_id": a, "token": token, "version": version,
+             "written_at": now, "body": b} for a, b in bodies]
+    with engine.begin() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(health_scorings)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["settings", "as_of", "account_id"],
+            set_={c: stmt.excluded[c] for c in ("token", "version", "written_at", "body")},
+        )
+        conn.execute(stmt, rows)
+        _prune(conn)
+
+
+def _prune(conn: Connection) -> None:
+    sets = select(_s.settings, _s.as_of, func.max(_s.written_at).label("w")).group_by(_s.settings, _s.as_of)
+    old = [(r.settings, r.as_of) for r in conn.execute(sets.order_by(text("w DESC")).offset(MAX_SETS))]
+    if old:
+        conn.execute(delete(health_scorings).where(tuple_(_s.settings, _s.as_of).in_(old)))
+
+
+def has_uncommitted_writes(conn: Connection) -> bool:
+    """Whether `conn`'s transaction has written anything not yet committed (such data must not be stored)."""
+    if conn.dialect.name == "sqlite":
+        return bool(conn.connection.driver_connection.in_transaction)
+    return bool(conn.scalar(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")))
