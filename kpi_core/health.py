@@ -582,14 +582,17 @@ def score_where(conn: Connection, as_of: dt.date, config: KpiConfig,
 
 
 def _score(conn: Connection, as_of: dt.date, config: KpiConfig, conds: list[ColumnElement],
-           today: dt.date | None = None) -> list[AccountHealth]:
-    """`score_where` on rollups already brought up to date."""
+           today: dt.date | None = None, only: list[str] | None = None) -> list[AccountHealth]:
+    """`score_where` on rollups already brought up to date (`only`: just these account ids, as a list of values,
+    which lets the database find their rows by key)."""
     w = DayWindows(as_of, config.tz)
     known = renewal_known(as_of, today)
+    if only is not None:
+        conds = [*conds, Account.account_id.in_(only)]
     accounts = _account_rows(conn, conds, w, known)
     if not accounts:
         return []
-    ids = select(Account.account_id).where(*conds)
+    ids = only if only is not None else select(Account.account_id).where(*conds)
     usage, surveys, tickets, revenue = (
         _usage(conn, ids, w), _surveys(conn, ids, w), _tickets(conn, ids, w), _revenue(conn, ids, as_of)
     )
@@ -653,16 +656,10 @@ def scored(conn: Connection, as_of: dt.date, config: KpiConfig, scope: Scope = S
 
 def _everyone(conn: Connection, as_of: dt.date, config: KpiConfig, stamp, today: dt.date | None
               ) -> list[AccountHealth]:
-    """Every account's health as of `as_of`: from this process's cache, else the stored scoring (stored_health)."""
+    """Every account's health as of `as_of` (kpi_core/stored_health.py)."""
     from kpi_core.stored_health import scored_all
 
-    key = (stamp.token, stamp.version, as_of, repr(config), "everyone", renewal_known(as_of, today))
-    found = SCORING_CACHE.get(key)
-    if found is not None:
-        return list(found)
-    result = scored_all(conn, as_of, config, stamp, today)
-    SCORING_CACHE.put(key, tuple(result))
-    return result
+    return scored_all(conn, as_of, config, stamp, today)
 
 
 def account_health(conn: Connection, account_id: str, as_of: dt.date, config: KpiConfig,

@@ -18,6 +18,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -28,7 +31,7 @@ from kpi_core.health import AccountHealth, ComponentScore, _score, renewal_known
 from kpi_core.types import AccountRef
 from storage.models import Account
 from storage.rollups import RollupStamp
-from storage.scorings import has_uncommitted_writes, store, stored_bodies, to_score
+from storage.scorings import account_order, changed_since, has_uncommitted_writes, store, stored_bodies, to_score
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +71,84 @@ def _ttv_in_store(conn: Connection, as_of: dt.date) -> bool:
     return conn.execute(found).first() is not None
 
 
+FULL_SHARE = 0.3
+"""Above this share of the accounts to score, everyone is scored (one plan for all beats a long id list)."""
+
+
+@dataclass
+class _Live:
+    """One process's current copy of a (settings, as_of, token) scoring: as of data version `version`."""
+
+    version: int
+    order: list[str]
+    health: dict[str, AccountHealth]
+
+    def result(self) -> list[AccountHealth]:
+        return [self.health[a] for a in self.order if a in self.health]
+
+
+_LIVE: OrderedDict[tuple, _Live] = OrderedDict()
+_LIVE_MAX = 8
+_LOCK = threading.Lock()
+
+
+def forget() -> None:
+    """Drop this process's copies (the next scoring reads the store back, as a new process would)."""
+    with _LOCK:
+        _LIVE.clear()
+
+
+def _rescore(conn: Connection, as_of: dt.date, config: KpiConfig, stamp: RollupStamp, today: dt.date | None,
+             key: str, ids: list[str], accounts: int) -> dict[str, AccountHealth]:
+    """Score `ids` (everyone when they are most of the `accounts`) and store the rows; by account id."""
+    if not ids:
+        return {}
+    fresh = _score(conn, as_of, config, [], today, None if len(ids) > FULL_SHARE * accounts else ids)
+    try:
+        store(conn.engine, key, as_of, stamp.token, stamp.version, [(h.account.id, encode(h)) for h in fresh])
+    except SQLAlchemyError as exc:  # storing is an optimisation: the answer stands, the next one re-scores
+        log.warning("health scoring of %s not stored (%s); it will be scored again", as_of, type(exc).__name__)
+    return {h.account.id: h for h in fresh}
+
+
 def scored_all(conn: Connection, as_of: dt.date, config: KpiConfig, stamp: RollupStamp,
                today: dt.date | None = None) -> list[AccountHealth]:
     """Health as of `as_of` of every account in the store, ordered by account id (see the module doc).
 
-    `stamp`: the rollups' stamp read (and brought up to date) before this call.
+    `stamp`: the rollups' stamp read (and brought up to date) before this call. A process keeps its copy and
+    brings it up to date with the accounts changed since (their stored rows when another process stored them).
     """
     if has_uncommitted_writes(conn):
         return _score(conn, as_of, config, [], today)
     ttv = not renewal_known(as_of, today) and _ttv_in_store(conn, as_of)
     key = settings_key(config, as_of, today, ttv)
-    fresh = _score(conn, as_of, config, [Account.account_id.in_(to_score(key, as_of, stamp.token))], today)
-    if fresh:
-        try:
-            store(conn.engine, key, as_of, stamp.token, stamp.version, [(h.account.id, encode(h)) for h in fresh])
-        except SQLAlchemyError as exc:  # storing is an optimisation: the answer stands, the next one re-scores
-            log.warning("health scoring of %s not stored (%s); it will be scored again", as_of,
-                        type(exc).__name__)
-    scored_now = {h.account.id: h for h in fresh}
-    return [scored_now[a] if a in scored_now else decode(body, as_of)
-            for a, body in stored_bodies(conn, key, as_of, stamp.token) if a in scored_now or body is not None]
+    ident = (key, as_of, stamp.token)
+    with _LOCK:
+        live = _LIVE.get(ident)
+    if live is not None and live.version == stamp.version:
+        return live.result()
+    if live is None:
+        stale = to_score(conn, key, as_of, stamp.token)
+        rows = stored_bodies(conn, key, as_of, stamp.token)
+        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(rows))
+        health = {a: fresh.get(a) or decode(body, as_of) for a, body in rows if a in fresh or body is not None}
+        live = _Live(stamp.version, [a for a, _ in rows], health)
+    else:
+        changed = changed_since(conn, live.version)
+        stale = to_score(conn, key, as_of, stamp.token, changed)
+        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(live.order))
+        others = stored_bodies(conn, key, as_of, stamp.token, [a for a in changed if a not in fresh])
+        health = dict(live.health)
+        for a in changed:
+            health.pop(a, None)
+        health.update(fresh)
+        health.update((a, decode(body, as_of)) for a, body in others if body is not None)
+        added = any(a not in live.health for a in health)
+        order = account_order(conn) if added else live.order
+        live = _Live(stamp.version, order, health)
+    with _LOCK:
+        _LIVE[ident] = live
+        _LIVE.move_to_end(ident)
+        while len(_LIVE) > _LIVE_MAX:
+            _LIVE.popitem(last=False)
+    return live.result()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, Select, and_, delete, func, or_, select, text, tuple_
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import Account, account_changes, health_scorings
@@ -26,27 +26,44 @@ def _current_row(settings: str, as_of: dt.date, token: str):
     return and_(_s.settings == settings, _s.as_of == as_of, _s.account_id == Account.account_id, _s.token == token)
 
 
-def to_score(settings: str, as_of: dt.date, token: str) -> Select:
-    """SELECT of the ids of accounts whose stored row is missing, of another token, or older than a change."""
+def to_score(conn: Connection, settings: str, as_of: dt.date, token: str,
+             among: Sequence[str] | None = None) -> list[str]:
+    """Ids of accounts (of `among`, when given) whose stored row is missing, of another token, or older than a
+    change of the account."""
     change = account_changes.c
-    return (
+    query = (
         select(Account.account_id)
         .outerjoin(health_scorings, _current_row(settings, as_of, token))
         .outerjoin(account_changes, change.account_id == Account.account_id)
         .where(or_(_s.account_id.is_(None), change.version > _s.version))
     )
+    if among is not None:
+        query = query.where(Account.account_id.in_(among))
+    return list(conn.scalars(query))
 
 
-def stored_bodies(conn: Connection, settings: str, as_of: dt.date, token: str) -> list[tuple[str, str | None]]:
-    """(account id, stored body or None) of every account, ordered by account id in the database's collation.
+def changed_since(conn: Connection, version: int) -> list[str]:
+    """Ids of the accounts (existing or deleted) written after data version `version`."""
+    return list(conn.scalars(select(account_changes.c.account_id).where(account_changes.c.version > version)))
 
-    Stale rows are included: the caller replaces them with what it scored anew."""
+
+def stored_bodies(conn: Connection, settings: str, as_of: dt.date, token: str,
+                  among: Sequence[str] | None = None) -> list[tuple[str, str | None]]:
+    """(account id, stored body or None) of every account (of `among`, when given), ordered by account id in the
+    database's collation. Stale rows are included: the caller replaces them with what it scores anew."""
     query = (
         select(Account.account_id, _s.body)
         .outerjoin(health_scorings, _current_row(settings, as_of, token))
         .order_by(Account.account_id)
     )
+    if among is not None:
+        query = query.where(Account.account_id.in_(among))
     return [(r.account_id, r.body) for r in conn.execute(query)]
+
+
+def account_order(conn: Connection) -> list[str]:
+    """Every account id, ordered in the database's collation."""
+    return list(conn.scalars(select(Account.account_id).order_by(Account.account_id)))
 
 
 def store(engine: Engine, settings: str, as_of: dt.date, token: str, version: int,

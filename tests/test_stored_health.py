@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,9 +64,12 @@ class Spy:
         return out
 
 
-def everyone(store, config: KpiConfig = UTC_CONFIG, as_of: dt.date = AS_OF, today: dt.date | None = None):
-    """What a new process answers: the in-process cache emptied first."""
+def everyone(store, config: KpiConfig = UTC_CONFIG, as_of: dt.date = AS_OF, today: dt.date | None = None,
+             warm: bool = False):
+    """What a new process answers (or, `warm`, this process with its copy brought up to date)."""
     SCORING_CACHE.clear()
+    if not warm:
+        stored_health.forget()
     with store.connect() as conn:
         return score_accounts(conn, as_of, config, customers_only=False, today=today)
 
@@ -92,7 +96,8 @@ def test_first_question_scores_everyone_and_a_new_process_reads_them_back(store,
         assert conn.scalar(select(func.count()).select_from(health_scorings)) >= 7
 
 
-def test_each_kind_of_write_rescores_exactly_the_accounts_it_touched(store, monkeypatch):
+@pytest.mark.parametrize("warm", [False, True], ids=["new process", "same process"])
+def test_each_kind_of_write_rescores_exactly_the_accounts_it_touched(store, monkeypatch, warm):
     book(store)
     everyone(store)
     spy = Spy(monkeypatch)
@@ -108,17 +113,18 @@ def test_each_kind_of_write_rescores_exactly_the_accounts_it_touched(store, monk
     ]
     for write, touched in writes:
         write()
-        assert everyone(store) == from_scratch(store)
+        assert everyone(store, warm=warm) == from_scratch(store)
         assert spy.take() == touched
 
 
-def test_a_deleted_account_leaves_the_answer(store):
+@pytest.mark.parametrize("warm", [False, True], ids=["new process", "same process"])
+def test_a_deleted_account_leaves_the_answer(store, warm):
     book(store)
     everyone(store)
     _sql(store, "DELETE FROM surveys WHERE account_id = 'a4'", "DELETE FROM tickets WHERE account_id = 'a4'",
          "DELETE FROM revenue WHERE account_id = 'a4'", "DELETE FROM usage_events WHERE account_id = 'a4'",
          "DELETE FROM accounts WHERE account_id = 'a4'")
-    found = everyone(store)
+    found = everyone(store, warm=warm)
     assert [h.account.id for h in found] == ["a0", "a1", "a2", "a3", "c", "t"]
     assert found == from_scratch(store)
 
@@ -220,3 +226,16 @@ def _sql(store, *statements: str) -> None:
     with store.begin() as conn:
         for s in statements:
             conn.execute(text(s))
+
+
+def test_a_process_takes_rows_another_process_stored(store, monkeypatch):
+    book(store)
+    everyone(store, warm=True)
+    mine = dict(stored_health._LIVE)  # this process's copy, before the write
+    load(store, surveys=[survey("other", "a2", "nps", 10, at(1))])
+    everyone(store)  # "another process" (no copy) scores a2 again and stores it
+    stored_health._LIVE.clear()
+    stored_health._LIVE.update(mine)
+    spy = Spy(monkeypatch)
+    assert everyone(store, warm=True) == from_scratch(store)
+    assert spy.take() == []  # a2's stored row was current: read, not scored
