@@ -99,13 +99,14 @@ def forget() -> None:
 
 
 def _rescore(conn: Connection, as_of: dt.date, config: KpiConfig, stamp: RollupStamp, today: dt.date | None,
-             key: str, ids: list[str], accounts: int) -> dict[str, AccountHealth]:
+             key: str, ids: list[str], accounts: int, new_set: bool) -> dict[str, AccountHealth]:
     """Score `ids` (everyone when they are most of the `accounts`) and store the rows; by account id."""
     if not ids:
         return {}
     fresh = _score(conn, as_of, config, [], today, None if len(ids) > FULL_SHARE * accounts else ids)
     try:
-        store(conn.engine, key, as_of, stamp.token, stamp.version, [(h.account.id, encode(h)) for h in fresh])
+        store(conn.engine, key, as_of, stamp.token, stamp.version, [(h.account.id, encode(h)) for h in fresh],
+              new_set)
     except SQLAlchemyError as exc:  # storing is an optimisation: the answer stands, the next one re-scores
         log.warning("health scoring of %s not stored (%s); it will be scored again", as_of, type(exc).__name__)
     return {h.account.id: h for h in fresh}
@@ -130,13 +131,13 @@ def scored_all(conn: Connection, as_of: dt.date, config: KpiConfig, stamp: Rollu
     if live is None:
         stale = to_score(conn, key, as_of, stamp.token)
         rows = stored_bodies(conn, key, as_of, stamp.token)
-        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(rows))
+        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(rows), new_set=True)
         health = {a: fresh.get(a) or decode(body, as_of) for a, body in rows if a in fresh or body is not None}
         live = _Live(stamp.version, [a for a, _ in rows], health)
     else:
         changed = changed_since(conn, live.version)
         stale = to_score(conn, key, as_of, stamp.token, changed)
-        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(live.order))
+        fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(live.order), new_set=False)
         others = stored_bodies(conn, key, as_of, stamp.token, [a for a in changed if a not in fresh])
         health = dict(live.health)
         for a in changed:

@@ -67,8 +67,9 @@ def account_order(conn: Connection) -> list[str]:
 
 
 def store(engine: Engine, settings: str, as_of: dt.date, token: str, version: int,
-          bodies: Sequence[tuple[str, str]]) -> None:
-    """Upsert (account id, body) rows of (settings, as_of) at `version`, then drop the oldest sets beyond MAX_SETS."""
+          bodies: Sequence[tuple[str, str]], new_set: bool = True) -> None:
+    """Upsert (account id, body) rows of (settings, as_of) at `version`; with `new_set` (rows of a set this
+    process did not have yet), then drop the least recently written sets beyond MAX_SETS."""
     if not bodies:
         return
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -82,7 +83,8 @@ def store(engine: Engine, settings: str, as_of: dt.date, token: str, version: in
             set_={c: stmt.excluded[c] for c in ("token", "version", "written_at", "body")},
         )
         conn.execute(stmt, rows)
-        _prune(conn)
+        if new_set:
+            _prune(conn)
 
 
 def _prune(conn: Connection) -> None:

@@ -180,3 +180,18 @@ def test_two_scheduler_processes_sync_each_run_once(pg_url, api, channels, tmp_p
             proc.kill()
             proc.stop(5)
         engine.dispose()
+
+
+def test_a_scheduled_sync_scores_todays_health_for_the_next_question(store: Engine, api, warehouse) -> None:
+    from storage.models import health_scorings
+
+    warehouse.insert("crm.accounts", [{"id": "A1", "company": "Acme", "created": "2026-01-05", "segment": None,
+                                       "owner_email": None}])
+    clock = SetClock(utc("2026-01-10T23:30:00"))  # 00:30 on January 11 in Berlin
+    ctx = make_ctx(store, api, clock, config=BERLIN, sources=source(warehouse))
+    with store.begin() as conn:
+        conn.execute(health_scorings.delete())
+    assert [o.action for o in scheduler.tick(ctx)] == ["synced"]
+    with store.connect() as conn:
+        stored = conn.execute(select(health_scorings.c.account_id, health_scorings.c.as_of)).all()
+    assert ("A1", dt.date(2026, 1, 11)) in [tuple(r) for r in stored]

@@ -23,13 +23,14 @@ from bot.jobs.context import JobContext
 from bot.owner_lookup import resolve_owners
 from bot.render.blocks import escape
 from kpi_core.config import KpiConfig
+from kpi_core.risk import score_with_rules
 from storage import subscriptions as subs
 from storage.owner_emails import unresolved_emails
 from storage.sources_file import SourceDef
 from storage.sync import claim_run, ran_since, sync_source, take_over_run
 from storage.sync_report import SyncError, SyncReport
 
-__all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources"]
+__all__ = ["SyncOutcome", "due_sync", "owner_notes", "run_sync", "source_trigger", "sync_due_sources", "warm_health"]
 
 log = logging.getLogger("csbot.jobs.sync")
 
@@ -132,7 +133,20 @@ def sync_due_sources(ctx: JobContext, now: dt.datetime | None = None) -> list[Sy
         else:
             log.info("%s: %s", key, "; ".join(outcome.report.lines()))
         out.append(outcome)
+    if any(o.report is not None for o in out):
+        warm_health(ctx, now)
     return out
+
+
+def warm_health(ctx: JobContext, now: dt.datetime) -> None:
+    """Score today's health again for the accounts the syncs wrote (stored: kpi_core/stored_health.py), so the
+    next /health, /atrisk or Home answer reads it instead of scoring while someone waits."""
+    today = ctx.today_for(now.astimezone(ctx.config.tz).date())
+    try:
+        with ctx.engine.connect() as conn:
+            score_with_rules(conn, today, ctx.config, today=today)
+    except Exception:  # a warm-up is an optimisation: the next question scores what is still stale
+        log.exception("health of %s could not be scored after the sync; the next question will", today)
 
 
 def report_failure(ctx: JobContext, source: SourceDef, problems: tuple[str, ...], now: dt.datetime) -> None:
