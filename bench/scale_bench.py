@@ -41,8 +41,10 @@ from kpi_core.health import account_health, health_overview  # noqa: E402
 from kpi_core.periods import Period, parse_period  # noqa: E402
 from kpi_core.risk import at_risk  # noqa: E402
 from kpi_core.scoring_cache import SCORING_CACHE  # noqa: E402
+from kpi_core.stored_health import forget  # noqa: E402
 from kpi_core.types import KpiRequest, Scope  # noqa: E402
 from storage.db import make_engine, upgrade  # noqa: E402
+from storage.models import health_scorings  # noqa: E402
 from storage.rollups import rebuild_rollups, refresh_rollups  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,22 +149,32 @@ def counts(engine: Engine) -> dict[str, int]:
 # --------------------------------------------------------------------------------------------- timing
 
 
-def median_ms(fn: Callable[[], Any], runs: int) -> float:
+Setup = Callable[[], Any]
+
+
+def _nothing() -> None:
+    return None
+
+
+def median_ms(fn: Callable[[], Any], runs: int, setup: Setup = _nothing) -> float:
+    """Median time of `fn` over `runs` calls, each after an untimed `setup`."""
     times = []
     for _ in range(runs):
+        setup()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1000
 
 
-def captured(engine: Engine, fn: Callable[[], Any]) -> tuple[Any, list[tuple], float]:
-    """Run `fn` once (the warm-up), recording every statement sent to the DBAPI cursor; and its time."""
+def captured(engine: Engine, fn: Callable[[], Any], setup: Setup = _nothing) -> tuple[Any, list[tuple], float]:
+    """Run `fn` once after `setup` (the warm-up), recording every statement sent to the DBAPI cursor; and its time."""
     statements: list[tuple] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
+        statements.append((statement, parameters, executemany))
 
+    setup()
     event.listen(engine, "before_cursor_execute", capture)
     try:
         t0 = time.perf_counter()
@@ -173,49 +185,50 @@ def captured(engine: Engine, fn: Callable[[], Any]) -> tuple[Any, list[tuple], f
     return result, statements, seconds
 
 
-def floor_ms(engine: Engine, statements: list[tuple], runs: int) -> float:
-    """The captured statements replayed on a raw DBAPI cursor (execute + fetchall only)."""
+def floor_ms(engine: Engine, statements: list[tuple], runs: int, setup: Setup = _nothing) -> float:
+    """The captured statements replayed on a raw DBAPI cursor (execute + fetchall only), rolled back."""
     times = []
-    with engine.connect() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
-            for _ in range(runs):
+    for _ in range(runs):
+        setup()
+        with engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
                 total = 0.0
-                for statement, parameters in statements:
+                for statement, parameters, many in statements:
                     t0 = time.perf_counter()
-                    cursor.execute(statement, parameters)
+                    if many:
+                        cursor.executemany(statement, parameters)
+                    else:
+                        cursor.execute(statement, parameters)
                     if cursor.description is not None:
                         cursor.fetchall()
                     total += time.perf_counter() - t0
                 times.append(total)
-        finally:
-            cursor.close()
-            conn.rollback()
+            finally:
+                cursor.close()
+                conn.rollback()
     return statistics.median(times) * 1000
 
 
-def questions(engine: Engine) -> list[tuple[str, str, Callable[[], Any]]]:
-    """(label, family, callable) of every question timed."""
-    out: list[tuple[str, str, Callable[[], Any]]] = []
+def questions(engine: Engine) -> list[tuple[str, str, Callable[[], Any], Setup]]:
+    """(label, family, callable, untimed setup before each call) of every question timed."""
+    out: list[tuple[str, str, Callable[[], Any], Setup]] = []
     periods = {name: parse_period(name, AS_OF) for name in ("last-quarter", "last-year", "last-30-days")}
+    def cold_health() -> None:  # the health KPI as a new process asks it (stored scorings current)
+        SCORING_CACHE.clear()
+        forget()
+
     for kdef in catalog().all():
         ask = lambda k=kdef.id: query(engine, KpiRequest(k, periods["last-quarter"], Scope()), CONFIG)  # noqa: E731
-        if kdef.id == "health":  # cold, like /health
-            ask = (lambda f: (lambda: (SCORING_CACHE.clear(), f())[1]))(ask)
-        out.append((f"{kdef.id} last-quarter", "usage" if kdef.id in USAGE_KPIS else "kpi", ask))
+        out.append((f"{kdef.id} last-quarter", "usage" if kdef.id in USAGE_KPIS else "kpi", ask,
+                    cold_health if kdef.id == "health" else _nothing))
     for kpi in USAGE_KPIS:
         for name in ("last-year", "last-30-days"):
             out.append((f"{kpi} {name}", "usage",
-                        lambda k=kpi, p=periods[name]: query(engine, KpiRequest(k, p, Scope()), CONFIG)))
+                        lambda k=kpi, p=periods[name]: query(engine, KpiRequest(k, p, Scope()), CONFIG), _nothing))
     with engine.connect() as conn:
         some = conn.execute(text("SELECT account_id FROM accounts WHERE became_customer_at IS NOT NULL"
                                  " ORDER BY account_id LIMIT 1")).scalar()
-
-    def cold(fn):
-        def run():
-            SCORING_CACHE.clear()
-            return fn()
-        return run
 
     def on_conn(fn):
         def run():
@@ -223,27 +236,57 @@ def questions(engine: Engine) -> list[tuple[str, str, Callable[[], Any]]]:
                 return fn(conn)
         return run
 
+    def new_process() -> None:  # no scoring in this process's memory; the stored scorings stay
+        SCORING_CACHE.clear()
+        forget()
+
+    def nothing_stored() -> None:  # the first question ever (or after a rebuild): everyone is scored
+        new_process()
+        with engine.begin() as conn:
+            conn.execute(health_scorings.delete())
+
+    ids = []
+    with engine.connect() as conn:
+        ids = list(conn.scalars(text("SELECT account_id FROM accounts ORDER BY account_id")))
+    step = [0]
+
+    def one_percent_written() -> None:  # a sync touched 1% of the accounts since this process last answered
+        SCORING_CACHE.clear()
+        step[0] += 1
+        chosen = ids[step[0] % 100::100]
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM surveys WHERE response_id LIKE 'bench-%'"))
+            conn.execute(text("INSERT INTO surveys (response_id, account_id, survey, score, responded_at)"
+                              " VALUES (:r, :a, 'csat', 4, :at)"),
+                         [{"r": f"bench-{a}", "a": a, "at": dt.datetime.combine(AS_OF, dt.time(9))} for a in chosen])
+
+    health = on_conn(lambda c: health_overview(c, AS_OF, CONFIG))
+    risk = on_conn(lambda c: at_risk(c, AS_OF, CONFIG))
+    digest = (lambda: build_digest(engine, AS_OF, CONFIG))  # noqa: E731
+    for label, fn in (("/health", health), ("/atrisk", risk), ("digest build (week)", digest)):
+        out.append((f"{label}: first question (nothing stored)", "health", fn, nothing_stored))
+        out.append((f"{label}: new process (stored scorings current)", "health", fn, new_process))
+        out.append((f"{label}: same process, after a write to 1% of accounts", "health", fn, one_percent_written))
     out += [
-        ("/health", "health", cold(on_conn(lambda c: health_overview(c, AS_OF, CONFIG)))),
-        ("/health ACCOUNT", "health", cold(on_conn(lambda c: account_health(c, some, AS_OF, CONFIG)))),
-        ("/atrisk", "health", cold(on_conn(lambda c: at_risk(c, AS_OF, CONFIG)))),
-        ("digest build (week)", "health", cold(lambda: build_digest(engine, AS_OF, CONFIG))),
-        ("/atrisk after /health (shared scoring)", "health", on_conn(lambda c: at_risk(c, AS_OF, CONFIG))),
+        ("/health ACCOUNT", "health", on_conn(lambda c: account_health(c, some, AS_OF, CONFIG)), new_process),
+        ("/atrisk after /health (shared scoring)", "health", risk, _nothing),
     ]
     return out
 
 
 def time_questions(engine: Engine, runs: int) -> dict[str, dict[str, Any]]:
     out = {}
-    for label, family, fn in questions(engine):
-        result, statements, warm = captured(engine, fn)
+    for label, family, fn, setup in questions(engine):
+        result, statements, warm = captured(engine, fn, setup)
         n = runs if warm > 0.1 else max(runs, 9)
-        ms = median_ms(fn, n)
-        fl = floor_ms(engine, statements, max(1, n // 2)) if statements else 0.0
+        ms = median_ms(fn, n, setup)
+        fl = floor_ms(engine, statements, max(1, n // 2), setup) if statements else 0.0
         value = getattr(result, "value", None)
         out[label] = {"ms": ms, "floor_ms": fl, "statements": len(statements), "family": family, "value": value,
                       "previous": getattr(getattr(result, "previous", None), "value", None)}
         log(f"  {label}: {ms:.1f} ms (floor {fl:.1f} ms, {len(statements)} statements)")
+    with engine.begin() as conn:  # the 1%-write questions' rows
+        conn.execute(text("DELETE FROM surveys WHERE response_id LIKE 'bench-%'"))
     return out
 
 
@@ -351,16 +394,19 @@ def machine() -> str:
 
 def report(results: dict[str, Any], args) -> str:
     sizes = results["sizes"]
-    lines = [START, "# Scale benchmark (issue 10: rollups, shared scoring)", "",
+    lines = [START, "# Scale benchmark (issue 10: rollups, stored scorings)", "",
              f"Generated by `bench/scale_bench.py` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, one run,"
              f" sizes {', '.join(f'{s:,}' for s in sizes)} accounts, engines {', '.join(results['engines'])}.", "",
              f"- **Machine**: {machine()}.",
              f"- **Data**: demo generator, `usage_scale={args.usage_scale}`, seed 7, as of {AS_OF}; reporting zone"
              " UTC. Questions asked as of that day.",
              "- **Times**: median of 3 runs after one warm-up (9 runs when the warm-up took under 100 ms),"
-             " including connection checkout and the rollup freshness check. `/health`, `/health ACCOUNT`, `/atrisk`"
-             " and the digest are timed **cold** (the shared scoring cache emptied before each run); the last row"
-             " shows `/atrisk` right after `/health` on unchanged data (shared scoring).",
+             " including connection checkout and the rollup freshness check. `/health`, `/atrisk` and the digest"
+             " are timed three ways, each run after an untimed setup: *first question* (stored scorings deleted:"
+             " every account scored and stored), *new process* (in-memory copies dropped, stored scorings current:"
+             " read back), *same process after a write to 1% of accounts* (a CSAT response for 1% of the accounts"
+             " written before each run: those are scored again). `/health ACCOUNT` and the `health` KPI as a new"
+             " process; the last row is `/atrisk` right after `/health` on unchanged data.",
              "- **Floor**: every statement the question sent (captured during the warm-up), replayed on a raw DBAPI"
              " cursor; execute + fetch only. **DuckDB**: the same usage KPI (current and previous period) computed by"
              " an in-memory DuckDB from the same CSV files (load time not included); `=` when its values equal"
