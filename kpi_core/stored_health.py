@@ -135,15 +135,15 @@ def scored_all(conn: Connection, as_of: dt.date, config: KpiConfig, stamp: Rollu
         health = {a: fresh.get(a) or decode(body, as_of) for a, body in rows if a in fresh or body is not None}
         live = _Live(stamp.version, [a for a, _ in rows], health)
     else:
-        changed = changed_since(conn, live.version)
-        stale = to_score(conn, key, as_of, stamp.token, changed)
+        changed = changed_since(conn, key, as_of, stamp.token, live.version)
+        stale = [c.account_id for c in changed if c.exists and c.stale]
         fresh = _rescore(conn, as_of, config, stamp, today, key, stale, len(live.order), new_set=False)
-        others = stored_bodies(conn, key, as_of, stamp.token, [a for a in changed if a not in fresh])
         health = dict(live.health)
-        for a in changed:
-            health.pop(a, None)
+        for c in changed:
+            health.pop(c.account_id, None)
+            if c.exists and not c.stale:  # another process scored it since: its stored row is current
+                health[c.account_id] = decode(c.body, as_of)
         health.update(fresh)
-        health.update((a, decode(body, as_of)) for a, body in others if body is not None)
         added = any(a not in live.health for a in health)
         order = account_order(conn) if added else live.order
         live = _Live(stamp.version, order, health)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,9 +43,32 @@ def to_score(conn: Connection, settings: str, as_of: dt.date, token: str,
     return list(conn.scalars(query))
 
 
-def changed_since(conn: Connection, version: int) -> list[str]:
-    """Ids of the accounts (existing or deleted) written after data version `version`."""
-    return list(conn.scalars(select(account_changes.c.account_id).where(account_changes.c.version > version)))
+@dataclass(frozen=True)
+class Changed:
+    """An account written after a given data version, as the store has it now."""
+
+    account_id: str
+    exists: bool  # False: deleted since
+    stale: bool  # its stored row (of the settings, date and token asked) is missing or older than the write
+    body: str | None  # the stored row's body when it is current
+
+
+def changed_since(conn: Connection, settings: str, as_of: dt.date, token: str, version: int) -> list[Changed]:
+    """Every account written after data version `version`, with its stored row when current (one statement)."""
+    change = account_changes.c
+    query = (
+        select(change.account_id, change.version.label("changed"), Account.account_id.label("existing"), _s.body,
+               _s.version)
+        .outerjoin(Account, Account.account_id == change.account_id)
+        .outerjoin(health_scorings, and_(_s.settings == settings, _s.as_of == as_of, _s.token == token,
+                                         _s.account_id == change.account_id))
+        .where(change.version > version)
+    )
+    out = []
+    for r in conn.execute(query):
+        current = r.body is not None and r.version >= r.changed
+        out.append(Changed(r.account_id, r.existing is not None, not current, r.body if current else None))
+    return out
 
 
 def stored_bodies(conn: Connection, settings: str, as_of: dt.date, token: str,

@@ -19,6 +19,7 @@ from kpi_core.engine import query
 from kpi_core.health import score_accounts
 from kpi_core.periods import Period
 from kpi_core.risk import at_risk
+from kpi_core.stored_health import forget
 from kpi_core.types import KpiRequest, Scope, UnknownKpiError, UserError
 from tests.kpi_helpers import UTC_CONFIG, account, d, load, revenue, survey
 
@@ -181,11 +182,13 @@ def test_bad_cadence_and_feature_scope_are_user_errors(store):
 def test_query_count_does_not_grow_with_accounts(store):
     accounts, rev, surveys = _kpi_data()
     load(store, accounts=accounts, revenue=rev, surveys=surveys)
+    forget()  # both digests built as a new process would (kpi_core/stored_health.py keeps copies in memory)
     with StatementCounter(store) as few:
         build_digest(store, TODAY, UTC_CONFIG)
     more = [account(f"x{i:02d}", customer="2026-05-01", renewal_date="2026-12-01") for i in range(40)]
     load(store, accounts=more, revenue=[revenue(f"x{i:02d}", "2026-11", 10 + i) for i in range(40)],
          surveys=[survey(f"xs{i}", f"x{i:02d}", "nps", i % 11, "2026-11-19T10:00:00") for i in range(40)])
+    forget()
     with StatementCounter(store) as many:
         content = build_digest(store, TODAY, UTC_CONFIG)
     assert len(content.renewals) == 40 and len(content.movers) == 5
