@@ -379,27 +379,28 @@ def _prorated_cost(months: int):
     :cost_days_i, the days a NUMERIC such as 31.0 (it keeps NUMERIC on Postgres and forces real division on SQLite,
     where a whole amount is stored as an integer). `_cost_params` gives the values.
     """
+    month = [bindparam(f"cost_month_{i}") for i in range(months)]
     weighted = case(
         *[
-            (Cost.month == bindparam(f"cost_month_{i}"),
+            (Cost.month == month[i],
              Cost.amount * bindparam(f"cost_inside_{i}", type_=Integer) / bindparam(f"cost_days_{i}", type_=Numeric))
             for i in range(months)
         ],
         else_=0,
     )
-    where = (Cost.category == bindparam("category"), Cost.month.in_(bindparam("cost_months", expanding=True)))
+    where = (Cost.category == bindparam("category"), Cost.month.in_(month))
     total = select(type_coerce(func.sum(weighted), Float)).where(*where).scalar_subquery()
     rows = select(func.count()).select_from(Cost).where(*where).scalar_subquery()
     return total, rows
 
 
-def _cost_params(category: str, start: dt.date, end: dt.date) -> dict:
-    """The values of `_prorated_cost` for the cost of `category` over [start, end]."""
+def _cost_params(category: str, start: dt.date, end: dt.date) -> tuple[int, dict]:
+    """The number of months of [start, end] (the shape of `_prorated_cost`) and its values for `category`."""
     months = _months_overlapping(start, end)
-    values: dict = {"category": category, "cost_months": [m for m, _, _ in months]}
+    values: dict = {"category": category}
     for i, (month, inside, days) in enumerate(months):
         values |= {f"cost_month_{i}": month, f"cost_inside_{i}": inside, f"cost_days_{i}": Decimal(f"{days}.0")}
-    return values
+    return len(months), values
 
 
 @dataclass(frozen=True)
@@ -428,8 +429,8 @@ def _facts_statement(shape: Shape, months: int) -> Select:
 
 def _facts(conn: Connection, ctx: QueryContext, category: str, start: dt.date, end: dt.date) -> _Facts:
     """One query: customer counts over the accounts table (kpis.md terms) and the prorated cost of `category`."""
-    costs = _cost_params(category, start, end)
-    statement = _facts_statement(ctx.shape, len(costs["cost_months"]))
+    months, costs = _cost_params(category, start, end)
+    statement = _facts_statement(ctx.shape, months)
     row = conn.execute(statement, ctx.params(start=start, end=end, before=start - ONE_DAY, **costs)).one()
     return _Facts(int(row.at_start or 0), int(row.lost or 0), int(row.new or 0), float(row.cost or 0),
                   int(row.cost_rows or 0))
