@@ -9,6 +9,7 @@ statement shared across shapes, fails here.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,19 @@ def test_breakdowns_asked_again_for_another_period_answer_as_if_built_afresh(sto
             reused = breakdown(store, KpiRequest(kdef.id, MID_MONTHS), by, UTC_CONFIG)
             statements.clear()
             assert reused == breakdown(store, KpiRequest(kdef.id, MID_MONTHS), by, UTC_CONFIG), (kdef.id, by)
+
+
+def test_threads_sharing_built_statements_answer_as_one_thread_does(store: Engine, demo_dir: Path) -> None:
+    """The bot answers on a thread pool: statements built and reused concurrently give the sequential answers."""
+    import_paths(store, [demo_dir])
+    reused = [k.id for k in list_kpis() if not k.uses_feature and k.id != "health"]  # the KPIs that reuse statements
+    questions = [(kpi, q) for kpi in reused for pair in _pairs(store) for q in pair]
+    statements.clear()
+    expected = [_answer(store, kpi, q) for kpi, q in questions]
+    statements.clear()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda kq: _answer(store, *kq), questions))
+    assert answers == expected
 
 
 def test_a_statement_is_built_once_per_shape(store: Engine) -> None:
