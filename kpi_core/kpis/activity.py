@@ -90,11 +90,13 @@ def _fcr_conditions(shape: Shape) -> list[ColumnElement]:
 
 @built_once
 def _fcr_statement(shape: Shape) -> Select:
+    """One row (resolved, first_contact) over tickets resolved in [:lo, :hi) in scope."""
     return select(*_fcr_columns()).where(*_fcr_conditions(shape))
 
 
 @built_once
 def _fcr_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_fcr_statement` with one row per value of `group` in :keys."""
     return (select(group.label("key"), *_fcr_columns())
             .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
             .where(*_fcr_conditions(shape), group.in_(KEYS)).group_by(group))
@@ -120,6 +122,7 @@ def fcr_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys:
 
 @built_once
 def _resolution_statement(shape: Shape) -> Select:
+    """One row (median, n) of hours to resolve over tickets resolved in [:lo, :hi) in scope."""
     values = (
         select(hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
         .where(in_utc_range(Ticket.resolved_at), *shape.scope_filter(Ticket.account_id))
@@ -130,6 +133,7 @@ def _resolution_statement(shape: Shape) -> Select:
 
 @built_once
 def _resolution_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_resolution_statement` per value of `group` in :keys (medians ranked within each)."""
     values = (
         select(group.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
         .join_from(Ticket, Account, Account.account_id == Ticket.account_id)

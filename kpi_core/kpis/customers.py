@@ -45,11 +45,13 @@ def _movement_columns() -> list:
 
 @built_once
 def _movement_statement(shape: Shape) -> Select:
+    """One row of movement counts (`_MOVES`) over the accounts in scope."""
     return select(*_movement_columns()).where(*shape.account_conditions())
 
 
 @built_once
 def _movement_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_movement_statement` with one row per value of `group` in :keys."""
     return (select(group.label("key"), *_movement_columns())
             .where(*shape.account_conditions(), group.in_(KEYS)).group_by(group))
 
@@ -148,11 +150,13 @@ def _trial_columns() -> list:
 
 @built_once
 def _trial_statement(shape: Shape) -> Select:
+    """One row (sign_ups, converted, after_period) over accounts signed up in [:start, :end] in scope."""
     return select(*_trial_columns()).where(Account.signed_up_at.between(START, END), *shape.account_conditions())
 
 
 @built_once
 def _trial_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_trial_statement` with one row per value of `group` in :keys."""
     return (select(group.label("key"), *_trial_columns())
             .where(Account.signed_up_at.between(START, END), *shape.account_conditions(), group.in_(KEYS))
             .group_by(group))
@@ -180,6 +184,7 @@ def _trial_measure(row) -> Measure:
 
 @built_once
 def _ttv_statement(shape: Shape) -> Select:
+    """One row (median, n, fastest, slowest) of days to first value reached in [:start, :end]."""
     values = (
         select(days_between(Account.first_value_at, Account.signed_up_at).label("x"))
         .where(Account.first_value_at.between(START, END), *shape.account_conditions())
@@ -194,6 +199,7 @@ def _ttv_statement(shape: Shape) -> Select:
 
 @built_once
 def _ttv_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_ttv_statement` per value of `group` in :keys (medians ranked within each)."""
     values = (
         select(group.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
         .where(Account.first_value_at.between(START, END), *shape.account_conditions(), group.in_(KEYS))

@@ -156,6 +156,7 @@ def mrr(conn: Connection, ctx: QueryContext) -> Measure:
 
 @built_once
 def _mrr_statement(shape: Shape) -> Select:
+    """One row (rows, mrr, paying[, accounts_in_scope]) over the revenue rows of :last."""
     in_scope = and_(*shape.scope_filter(Revenue.account_id)) if shape.scoped else true()
     columns = [
         func.count().label("rows"),
@@ -185,6 +186,7 @@ class _Arpa:
 
 @built_once
 def _arpa_statement(shape: Shape) -> Select:
+    """One row (n, mrr) over the accounts in scope with MRR above 0 in :last."""
     paying = (
         select(Revenue.account_id, _cents(func.sum(Revenue.mrr)).label("mrr"))
         .where(Revenue.month == LAST, *shape.scope_filter(Revenue.account_id))
@@ -197,6 +199,7 @@ def _arpa_statement(shape: Shape) -> Select:
 
 @built_once
 def _arpa_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_arpa_statement` with one row per value of `group` in :keys."""
     paying = (
         select(Revenue.account_id, group.label("key"), _cents(func.sum(Revenue.mrr)).label("mrr"))
         .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
@@ -250,12 +253,14 @@ def _cohort_columns(p) -> list:
 
 @built_once
 def _cohort_statement(shape: Shape) -> Select:
+    """One row of `_cohort_columns` over the revenue cohort of :first."""
     p = _per_account_mrr(shape)
     return select(*_cohort_columns(p)).where(p.c.start_mrr > 0)
 
 
 @built_once
 def _cohort_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_cohort_statement` with one row per value of `group` in :keys."""
     p = _per_account_mrr(shape, group)
     return select(p.c.key, *_cohort_columns(p)).where(p.c.start_mrr > 0).group_by(p.c.key)
 
@@ -312,6 +317,7 @@ def grr(conn: Connection, ctx: QueryContext) -> Measure:
 
 @built_once
 def _expansion_statement(shape: Shape) -> Select:
+    """One row (accounts, upsold, cross_sold, expanded) over the revenue cohort of :first."""
     per_product = (
         select(
             Revenue.account_id.label("account_id"),
@@ -416,6 +422,7 @@ class _Facts:
 
 @built_once
 def _facts_statement(shape: Shape, months: int) -> Select:
+    """One row of `_Facts` for [:start, :end] (a range of `months` months) and :category."""
     at_start = customer_on(BEFORE)
     cost, cost_rows = _prorated_cost(months)
     return select(
