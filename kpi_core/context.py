@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.config import KpiConfig
@@ -15,6 +16,52 @@ from kpi_core.types import Scope
 from storage.models import Account
 
 ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Which scope filters a question has, not their values: what decides the form of a reused statement's SQL.
+
+    Its conditions compare with bound parameters (`scope_account`, `scope_segment`, `scope_owner`, `scope_feature`)
+    that `QueryContext.params` supplies; kpi_core.statements builds a statement once per shape.
+    """
+
+    account: bool = False
+    segment: bool = False
+    owner: bool = False
+    feature: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope) -> Shape:
+        return cls(scope.account is not None, bool(scope.segment), bool(scope.owner), bool(scope.feature))
+
+    @property
+    def scoped(self) -> bool:
+        return self.account or self.segment or self.owner
+
+    def account_conditions(self, account=Account) -> list[ColumnElement]:
+        """`QueryContext.account_conditions` with bound values."""
+        conds: list[ColumnElement] = []
+        if self.account:
+            conds.append(account.account_id == bindparam("scope_account"))
+        if self.segment:
+            conds.append(account.segment == bindparam("scope_segment"))
+        if self.owner:
+            conds.append(account.owner_slack_id == bindparam("scope_owner"))
+        return conds
+
+    def scope_filter(self, account_id_column) -> list[ColumnElement]:
+        """`QueryContext.scope_filter` with bound values."""
+        if not self.scoped:
+            return []
+        if self.account and not (self.segment or self.owner):
+            return [account_id_column == bindparam("scope_account")]
+        return [account_id_column.in_(select(Account.account_id).where(*self.account_conditions()))]
+
+
+def in_utc_range(ts_column) -> ColumnElement:
+    """`QueryContext.in_period` with bound values: `ts_column` in [:lo, :hi) (`QueryContext.utc_params`)."""
+    return and_(ts_column >= bindparam("lo"), ts_column < bindparam("hi"))
 
 
 @dataclass(frozen=True)
@@ -33,6 +80,29 @@ class QueryContext:
 
     def with_period(self, period: Period) -> QueryContext:
         return replace(self, period=period)
+
+    @property
+    def shape(self) -> Shape:
+        return Shape.of(self.scope)
+
+    def params(self, **values: Any) -> dict[str, Any]:
+        """Bound values for a statement built for `self.shape`: the scope's values, then `values`."""
+        scope = self.scope
+        out: dict[str, Any] = {}
+        if scope.account:
+            out["scope_account"] = scope.account.id
+        if scope.segment:
+            out["scope_segment"] = scope.segment
+        if scope.owner:
+            out["scope_owner"] = scope.owner
+        if scope.feature:
+            out["scope_feature"] = scope.feature
+        return out | values
+
+    def utc_params(self) -> dict[str, dt.datetime]:
+        """The period's naive-UTC bounds as the `lo` and `hi` of `in_utc_range`."""
+        lo, hi = self.utc_range()
+        return {"lo": lo, "hi": hi}
 
     def utc_range(self, start: dt.date | None = None, end: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
         """Naive-UTC [lo, hi) of the local dates [start, end] (default: the period)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, Select, bindparam, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
-from kpi_core.context import QueryContext, customer_on
+from kpi_core.context import QueryContext, Shape, customer_on, in_utc_range
 from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, median_and_count_by, ratio
+from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from kpi_core.usage_rollups import day_table, fresh, period_totals
 from storage.models import Account, Invoice, Ticket
@@ -73,14 +74,32 @@ def time_on_platform(conn: Connection, ctx: QueryContext) -> Measure:
 
 
 # ---------------------------------------------------------------------------------------------- support
+# Support and purchase statements are built once per shape (kpi_core.statements) with bound values: :lo and :hi
+# (the period in naive UTC, QueryContext.utc_params) or :start and :end (its dates); a breakdown's keys are :keys.
+
+START, END, KEYS = bindparam("start"), bindparam("end"), bindparam("keys", expanding=True)
 
 
 def _fcr_columns() -> list:
     return [func.count().label("resolved"), func.coalesce(count_if(Ticket.contacts == 1), 0).label("first_contact")]
 
 
-def _fcr_conditions(ctx: QueryContext) -> list[ColumnElement]:
-    return [ctx.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None), *ctx.scope_filter(Ticket.account_id)]
+def _fcr_conditions(shape: Shape) -> list[ColumnElement]:
+    return [in_utc_range(Ticket.resolved_at), Ticket.contacts.is_not(None), *shape.scope_filter(Ticket.account_id)]
+
+
+@built_once
+def _fcr_statement(shape: Shape) -> Select:
+    """One row (resolved, first_contact) over tickets resolved in [:lo, :hi) in scope."""
+    return select(*_fcr_columns()).where(*_fcr_conditions(shape))
+
+
+@built_once
+def _fcr_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_fcr_statement` with one row per value of `group` in :keys."""
+    return (select(group.label("key"), *_fcr_columns())
+            .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
+            .where(*_fcr_conditions(shape), group.in_(KEYS)).group_by(group))
 
 
 def _fcr_measure(resolved: int, first: int) -> Measure:
@@ -90,26 +109,42 @@ def _fcr_measure(resolved: int, first: int) -> Measure:
 
 
 def fcr(conn: Connection, ctx: QueryContext) -> Measure:
-    row = conn.execute(select(*_fcr_columns()).where(*_fcr_conditions(ctx))).one()
+    row = conn.execute(_fcr_statement(ctx.shape), ctx.params(**ctx.utc_params())).one()
     return _fcr_measure(int(row.resolved), int(row.first_contact))
 
 
 def fcr_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
     """fcr for each value of `group` (a column of accounts), in one GROUP BY query."""
-    query = (select(group.label("key"), *_fcr_columns())
-             .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
-             .where(*_fcr_conditions(ctx), group.in_(keys)).group_by(group))
-    found = {row.key: (int(row.resolved), int(row.first_contact)) for row in conn.execute(query)}
+    rows = conn.execute(_fcr_by_statement(ctx.shape, group), ctx.params(keys=keys, **ctx.utc_params()))
+    found = {row.key: (int(row.resolved), int(row.first_contact)) for row in rows}
     return {key: _fcr_measure(*found.get(key, (0, 0))) for key in keys}
 
 
-def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
+@built_once
+def _resolution_statement(shape: Shape) -> Select:
+    """One row (median, n) of hours to resolve over tickets resolved in [:lo, :hi) in scope."""
     values = (
         select(hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
-        .where(ctx.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id))
+        .where(in_utc_range(Ticket.resolved_at), *shape.scope_filter(Ticket.account_id))
         .subquery("resolution_hours")
     )
-    row = conn.execute(median_and_count(values)).one()
+    return median_and_count(values)
+
+
+@built_once
+def _resolution_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_resolution_statement` per value of `group` in :keys (medians ranked within each)."""
+    values = (
+        select(group.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
+        .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
+        .where(in_utc_range(Ticket.resolved_at), *shape.scope_filter(Ticket.account_id), group.in_(KEYS))
+        .subquery("resolution_hours")
+    )
+    return median_and_count_by(values)
+
+
+def resolution_time(conn: Connection, ctx: QueryContext) -> Measure:
+    row = conn.execute(_resolution_statement(ctx.shape), ctx.params(**ctx.utc_params())).one()
     return _resolution_measure(int(row.n), row.median)
 
 
@@ -122,29 +157,24 @@ def _resolution_measure(n: int, median) -> Measure:
 def _resolution_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement,
                         keys: list[str]) -> dict[str, Measure]:
     """resolution_time for each value of `group`: medians ranked within each group, in one query."""
-    values = (
-        select(group.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
-        .join_from(Ticket, Account, Account.account_id == Ticket.account_id)
-        .where(ctx.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id), group.in_(keys))
-        .subquery("resolution_hours")
-    )
-    found = {row.key: (int(row.n), row.median) for row in conn.execute(median_and_count_by(values))}
+    rows = conn.execute(_resolution_by_statement(ctx.shape, group), ctx.params(keys=keys, **ctx.utc_params()))
+    found = {row.key: (int(row.n), row.median) for row in rows}
     return {key: _resolution_measure(*found.get(key, (0, None))) for key in keys}
 
 
 # -------------------------------------------------------------------------------------------- purchases
 
 
-def _invoices_per_account(conn: Connection, ctx: QueryContext, group: ColumnElement | None = None,
-                          keys: list[str] | None = None):
-    """Rows of: accounts invoiced in the period, those with 2+ invoices, and the invoice count; one row, or with
-    `group` (a column of accounts) one row per value in `keys` (labelled `key`)."""
+@built_once
+def _invoices_statement(shape: Shape, group: ColumnElement | None) -> Select:
+    """Accounts invoiced in [:start, :end], those with 2+ invoices, and the invoice count; one row, or with `group`
+    (a column of accounts) one row per value in :keys (labelled `key`)."""
     columns = [Invoice.account_id]
     per_account = select(func.count().label("n"), *([group.label("key")] if group is not None else [])).where(
-        Invoice.issued_at >= ctx.start, Invoice.issued_at <= ctx.end, *ctx.scope_filter(Invoice.account_id))
+        Invoice.issued_at >= START, Invoice.issued_at <= END, *shape.scope_filter(Invoice.account_id))
     if group is not None:
         per_account = per_account.join_from(Invoice, Account, Account.account_id == Invoice.account_id).where(
-            group.in_(keys))
+            group.in_(KEYS))
         columns.append(group)
     per_account = per_account.group_by(*columns).subquery("per_account")
     aggregates = [
@@ -153,8 +183,18 @@ def _invoices_per_account(conn: Connection, ctx: QueryContext, group: ColumnElem
         func.coalesce(func.sum(per_account.c.n), 0).label("invoices"),
     ]
     if group is None:
-        return conn.execute(select(*aggregates).select_from(per_account)).one()
-    rows = conn.execute(select(per_account.c.key, *aggregates).group_by(per_account.c.key))
+        return select(*aggregates).select_from(per_account)
+    return select(per_account.c.key, *aggregates).group_by(per_account.c.key)
+
+
+def _invoices_per_account(conn: Connection, ctx: QueryContext, group: ColumnElement | None = None,
+                          keys: list[str] | None = None):
+    """The rows of `_invoices_statement` for the period: one row, or with `group` one per key of `keys`."""
+    statement = _invoices_statement(ctx.shape, group)
+    params = ctx.params(start=ctx.start, end=ctx.end, **({} if group is None else {"keys": keys}))
+    if group is None:
+        return conn.execute(statement, params).one()
+    rows = conn.execute(statement, params)
     found = {row.key: row for row in rows}
     empty = SimpleNamespace(accounts=0, repeat=0, invoices=0)
     return {key: found.get(key, empty) for key in keys}

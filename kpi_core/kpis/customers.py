@@ -9,21 +9,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, and_, func, select, true
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
-from kpi_core.context import ONE_DAY, QueryContext, customer_on
+from kpi_core.context import ONE_DAY, QueryContext, Shape, customer_on
 from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
+from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account
 
+# Statements are built once per shape (kpi_core.statements), their dates bound: :start and :end (the period), :before
+# (the day before it); a breakdown's group values are the expanding :keys.
+START, END, BEFORE, KEYS = bindparam("start"), bindparam("end"), bindparam("before"), bindparam("keys", expanding=True)
 
-def _movement_columns(ctx: QueryContext) -> list:
-    before = ctx.start - ONE_DAY
-    at_start = customer_on(before)
-    churned_in_period = Account.churned_at.between(ctx.start, ctx.end)
-    new = Account.became_customer_at.between(ctx.start, ctx.end)
+
+def _period_params(ctx: QueryContext, **values) -> dict:
+    return ctx.params(start=ctx.start, end=ctx.end, before=ctx.start - ONE_DAY, **values)
+
+
+def _movement_columns() -> list:
+    at_start = customer_on(BEFORE)
+    churned_in_period = Account.churned_at.between(START, END)
+    new = Account.became_customer_at.between(START, END)
     referral = func.lower(func.trim(Account.acquisition_source)) == "referral"
     return [
         count_if(at_start).label("at_start"),
@@ -31,8 +39,21 @@ def _movement_columns(ctx: QueryContext) -> list:
         count_if(new).label("new"),
         count_if(and_(new, churned_in_period)).label("new_and_lost"),
         count_if(and_(new, referral)).label("referral"),
-        count_if(customer_on(ctx.end)).label("at_end"),
+        count_if(customer_on(END)).label("at_end"),
     ]
+
+
+@built_once
+def _movement_statement(shape: Shape) -> Select:
+    """One row of movement counts (`_MOVES`) over the accounts in scope."""
+    return select(*_movement_columns()).where(*shape.account_conditions())
+
+
+@built_once
+def _movement_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_movement_statement` with one row per value of `group` in :keys."""
+    return (select(group.label("key"), *_movement_columns())
+            .where(*shape.account_conditions(), group.in_(KEYS)).group_by(group))
 
 
 _MOVES = ("at_start", "lost", "new", "new_and_lost", "referral", "at_end")
@@ -43,15 +64,14 @@ def _movement(conn: Connection, ctx: QueryContext):
 
     at_end = at_start - lost + new - new_and_lost (new customers who also churned within the period).
     """
-    row = conn.execute(select(*_movement_columns(ctx)).where(*ctx.account_conditions())).one()
+    row = conn.execute(_movement_statement(ctx.shape), _period_params(ctx)).one()
     return {key: int(value or 0) for key, value in row._mapping.items()}
 
 
 def _movement_by(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, dict]:
     """`_movement` for each value of `group` (a column of accounts), in one GROUP BY query."""
-    query = (select(group.label("key"), *_movement_columns(ctx))
-             .where(*ctx.account_conditions(), group.in_(keys)).group_by(group))
-    found = {row.key: {k: int(row._mapping[k] or 0) for k in _MOVES} for row in conn.execute(query)}
+    rows = conn.execute(_movement_by_statement(ctx.shape, group), _period_params(ctx, keys=keys))
+    found = {row.key: {k: int(row._mapping[k] or 0) for k in _MOVES} for row in rows}
     return {key: found.get(key, dict.fromkeys(_MOVES, 0)) for key in keys}
 
 
@@ -120,26 +140,36 @@ def referrals(conn: Connection, ctx: QueryContext) -> Measure:
     return _referrals(ctx, _movement(conn, ctx))
 
 
-def _trial_columns(ctx: QueryContext) -> list:
+def _trial_columns() -> list:
     return [
         func.count().label("sign_ups"),
         count_if(Account.became_customer_at.is_not(None)).label("converted"),
-        count_if(Account.became_customer_at > ctx.end).label("after_period"),
+        count_if(Account.became_customer_at > END).label("after_period"),
     ]
 
 
+@built_once
+def _trial_statement(shape: Shape) -> Select:
+    """One row (sign_ups, converted, after_period) over accounts signed up in [:start, :end] in scope."""
+    return select(*_trial_columns()).where(Account.signed_up_at.between(START, END), *shape.account_conditions())
+
+
+@built_once
+def _trial_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_trial_statement` with one row per value of `group` in :keys."""
+    return (select(group.label("key"), *_trial_columns())
+            .where(Account.signed_up_at.between(START, END), *shape.account_conditions(), group.in_(KEYS))
+            .group_by(group))
+
+
 def trial_conversion(conn: Connection, ctx: QueryContext) -> Measure:
-    query = select(*_trial_columns(ctx)).where(Account.signed_up_at.between(ctx.start, ctx.end),
-                                               *ctx.account_conditions())
-    return _trial_measure(conn.execute(query).one())
+    return _trial_measure(conn.execute(_trial_statement(ctx.shape), _period_params(ctx)).one())
 
 
 def _trial_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
     """trial_conversion for each value of `group`, in one GROUP BY query."""
-    query = (select(group.label("key"), *_trial_columns(ctx))
-             .where(Account.signed_up_at.between(ctx.start, ctx.end), *ctx.account_conditions(), group.in_(keys))
-             .group_by(group))
-    found = {row.key: row for row in conn.execute(query)}
+    rows = conn.execute(_trial_by_statement(ctx.shape, group), _period_params(ctx, keys=keys))
+    found = {row.key: row for row in rows}
     empty = SimpleNamespace(sign_ups=0, converted=0, after_period=0)
     return {key: _trial_measure(found.get(key, empty)) for key in keys}
 
@@ -152,18 +182,34 @@ def _trial_measure(row) -> Measure:
     return Measure(ratio(converted_n, sign_ups, 100), sign_ups, breakdown, reason)
 
 
-def ttv(conn: Connection, ctx: QueryContext) -> Measure:
+@built_once
+def _ttv_statement(shape: Shape) -> Select:
+    """One row (median, n, fastest, slowest) of days to first value reached in [:start, :end]."""
     values = (
         select(days_between(Account.first_value_at, Account.signed_up_at).label("x"))
-        .where(Account.first_value_at.between(ctx.start, ctx.end), *ctx.account_conditions())
+        .where(Account.first_value_at.between(START, END), *shape.account_conditions())
         .subquery("ttv_days")
     )
     median = median_and_count(values).subquery("ttv_median")
     spread = select(func.min(values.c.x).label("fastest"), func.max(values.c.x).label("slowest")).subquery("spread")
-    query = select(median.c.median, median.c.n, spread.c.fastest, spread.c.slowest).select_from(
+    return select(median.c.median, median.c.n, spread.c.fastest, spread.c.slowest).select_from(
         median.join(spread, true())
     )
-    row = conn.execute(query).one()
+
+
+@built_once
+def _ttv_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_ttv_statement` per value of `group` in :keys (medians ranked within each)."""
+    values = (
+        select(group.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
+        .where(Account.first_value_at.between(START, END), *shape.account_conditions(), group.in_(KEYS))
+        .subquery("ttv_days")
+    )
+    return median_and_count_by(values)
+
+
+def ttv(conn: Connection, ctx: QueryContext) -> Measure:
+    row = conn.execute(_ttv_statement(ctx.shape), _period_params(ctx)).one()
     return _ttv_measure(int(row.n or 0), row.median, row.fastest, row.slowest)
 
 
@@ -176,12 +222,8 @@ def _ttv_measure(n: int, median, fastest, slowest) -> Measure:
 
 def _ttv_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
     """ttv for each value of `group`: medians ranked within each group, in one query."""
-    values = (
-        select(group.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
-        .where(Account.first_value_at.between(ctx.start, ctx.end), *ctx.account_conditions(), group.in_(keys))
-        .subquery("ttv_days")
-    )
-    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in conn.execute(median_and_count_by(values))}
+    rows = conn.execute(_ttv_by_statement(ctx.shape, group), _period_params(ctx, keys=keys))
+    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in rows}
     return {key: _ttv_measure(*found.get(key, (0, None, None, None))) for key in keys}
 
 

@@ -11,34 +11,37 @@ is exactly the change of MRR (each account's MRR rounded to cents first, as the 
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Connection, case, func, literal, select
+from sqlalchemy import Connection, Select, bindparam, case, func, literal, select
 
 from kpi_core.catalog import KpiDef
-from kpi_core.context import QueryContext
+from kpi_core.context import QueryContext, Shape
 from kpi_core.kpis.revenue import end_month, month_name, start_month
+from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account, Money, Revenue
 
 KINDS = ("new", "expansion", "reactivation", "contraction", "churned")
 SIGN = {"new": 1, "expansion": 1, "reactivation": 1, "contraction": -1, "churned": -1}
 TOP_ACCOUNTS = 5
+# The statements are built once per shape (kpi_core.statements); the start and end months are bound as :first and
+# :last, and both (distinct) as the expanding :months.
+FIRST, LAST, MONTHS = bindparam("first"), bindparam("last"), bindparam("months", expanding=True)
 
 
 def _cents(expr):
     return func.round(expr, 2, type_=Money)
 
 
-def _per_account(ctx: QueryContext, first: dt.date, last: dt.date):
+def _per_account(shape: Shape):
     """(account_id, s, e, paid_before) over the accounts in scope with revenue up to the end month."""
-    s = _cents(func.sum(case((Revenue.month == first, Revenue.mrr), else_=0)))
-    e = _cents(func.sum(case((Revenue.month == last, Revenue.mrr), else_=0)))
-    before = func.max(case(((Revenue.month < first) & (Revenue.mrr > 0), 1), else_=0))
+    s = _cents(func.sum(case((Revenue.month == FIRST, Revenue.mrr), else_=0)))
+    e = _cents(func.sum(case((Revenue.month == LAST, Revenue.mrr), else_=0)))
+    before = func.max(case(((Revenue.month < FIRST) & (Revenue.mrr > 0), 1), else_=0))
     return (
         select(Revenue.account_id.label("account_id"), s.label("s"), e.label("e"), before.label("before"))
-        .where(Revenue.month <= last, *ctx.scope_filter(Revenue.account_id))
+        .where(Revenue.month <= LAST, *shape.scope_filter(Revenue.account_id))
         .group_by(Revenue.account_id)
         .subquery("per_account")
     )
@@ -65,26 +68,51 @@ def money(value) -> Decimal:
     return Decimal(str(round(float(value or 0), 2))).quantize(Decimal("0.01"))
 
 
-def mrr_movements(conn: Connection, ctx: QueryContext) -> Measure:
-    first, last = start_month(ctx), end_month(ctx)
-    moved = _classified(_per_account(ctx, first, last))
-    totals = {row.kind: (money(row.amount), int(row.n)) for row in conn.execute(
-        select(moved.c.kind, func.sum(moved.c.amount).label("amount"), func.count().label("n"))
-        .group_by(moved.c.kind))}
-    sums = conn.execute(select(func.sum(moved.c.s), func.sum(moved.c.e))).one()
-    loaded = conn.execute(select(func.count()).select_from(Revenue).where(Revenue.month.in_({first, last}))).scalar()
-    start_mrr, end_mrr = money(sums[0]), money(sums[1])
-    parts = {k: totals.get(k, (Decimal("0.00"), 0))[0] for k in KINDS}
-    net = sum((SIGN[k] * parts[k] for k in KINDS), Decimal("0.00"))
+@built_once
+def _totals_statement(shape: Shape) -> Select:
+    """(kind, amount, n) per kind of movement."""
+    moved = _classified(_per_account(shape))
+    return select(moved.c.kind, func.sum(moved.c.amount).label("amount"), func.count().label("n")) \
+        .group_by(moved.c.kind)
+
+
+@built_once
+def _sums_statement(shape: Shape) -> Select:
+    """One row: the MRR of the start month and of the end month over the accounts in scope."""
+    moved = _classified(_per_account(shape))
+    return select(func.sum(moved.c.s), func.sum(moved.c.e))
+
+
+@built_once
+def _loaded_statement() -> Select:
+    """Revenue rows of either month (any account): none means the months are not loaded."""
+    return select(func.count()).select_from(Revenue).where(Revenue.month.in_(MONTHS))
+
+
+@built_once
+def _top_statement(shape: Shape) -> Select:
+    """The TOP_ACCOUNTS largest movements of each kind, with the account's name."""
+    moved = _classified(_per_account(shape))
     rank = func.row_number().over(partition_by=moved.c.kind, order_by=(moved.c.amount.desc(), moved.c.account_id))
     ranked = select(moved.c.account_id, moved.c.kind, moved.c.amount, rank.label("rank")) \
         .where(moved.c.kind != "none").subquery("ranked")
+    return (select(ranked.c.kind, ranked.c.account_id, Account.name, ranked.c.amount)
+            .join(Account, Account.account_id == ranked.c.account_id)
+            .where(ranked.c.rank <= TOP_ACCOUNTS).order_by(ranked.c.kind, ranked.c.rank))
+
+
+def mrr_movements(conn: Connection, ctx: QueryContext) -> Measure:
+    first, last = start_month(ctx), end_month(ctx)
+    params = ctx.params(first=first, last=last, months=sorted({first, last}))
+    totals = {row.kind: (money(row.amount), int(row.n))
+              for row in conn.execute(_totals_statement(ctx.shape), params)}
+    sums = conn.execute(_sums_statement(ctx.shape), params).one()
+    loaded = conn.execute(_loaded_statement(), params).scalar()
+    start_mrr, end_mrr = money(sums[0]), money(sums[1])
+    parts = {k: totals.get(k, (Decimal("0.00"), 0))[0] for k in KINDS}
+    net = sum((SIGN[k] * parts[k] for k in KINDS), Decimal("0.00"))
     top: dict[str, list[dict]] = {k: [] for k in KINDS}
-    for row in conn.execute(
-        select(ranked.c.kind, ranked.c.account_id, Account.name, ranked.c.amount)
-        .join(Account, Account.account_id == ranked.c.account_id)
-        .where(ranked.c.rank <= TOP_ACCOUNTS).order_by(ranked.c.kind, ranked.c.rank)
-    ):
+    for row in conn.execute(_top_statement(ctx.shape), params):
         top[row.kind].append({"id": row.account_id, "name": row.name, "amount": float(money(row.amount))})
     breakdown = {
         "start_month": first.strftime("%Y-%m"), "end_month": last.strftime("%Y-%m"),

@@ -19,15 +19,30 @@ import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, and_, case, distinct, func, literal_column, or_, select, true, type_coerce
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import Float
+from sqlalchemy.types import Float, Integer, Numeric
 
 from kpi_core.catalog import KpiDef
-from kpi_core.context import ONE_DAY, QueryContext, customer_on
+from kpi_core.context import ONE_DAY, QueryContext, Shape, customer_on
 from kpi_core.sqlfuncs import count_if, ratio
+from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account, Cost, Money, Revenue
 
@@ -71,30 +86,43 @@ def twelve_months_ending(end: dt.date) -> tuple[dt.date, dt.date]:
 
 # ---------------------------------------------------------------------------------------------- SQL helpers
 
+# Statements are built once per shape (kpi_core.statements) with bound values: :first and :last (the start and end
+# months), :months (both, distinct, expanding), :start, :end and :before (a range and the day before it); a
+# breakdown's group values are the expanding :keys.
+FIRST, LAST = bindparam("first"), bindparam("last")
+MONTHS, KEYS = bindparam("months", expanding=True), bindparam("keys", expanding=True)
+START, END, BEFORE = bindparam("start"), bindparam("end"), bindparam("before")
+
+
+def _month_params(ctx: QueryContext, **values) -> dict:
+    """The start and end months of the period as :first, :last and :months."""
+    first, last = start_month(ctx), end_month(ctx)
+    return ctx.params(first=first, last=last, months=sorted({first, last}), **values)
+
+
 
 def _cents(expr):
     """Round an MRR sum to cents in SQL, so that float sums on SQLite compare exactly (0.1 + 0.2 vs 0.3)."""
     return func.round(expr, literal_column("2"), type_=Money)
 
 
-def _mrr_in(month: dt.date):
+def _mrr_in(month):
     return func.sum(case((Revenue.month == month, Revenue.mrr), else_=0))
 
 
-def _per_account_mrr(ctx: QueryContext, group: ColumnElement | None = None, keys: list[str] | None = None):
+def _per_account_mrr(shape: Shape, group: ColumnElement | None = None):
     """Subquery (account_id, start_mrr, end_mrr) over the accounts in scope with a revenue row in either month;
-    with `group` (a column of accounts) also its value as `key`, for the accounts whose value is in `keys`."""
-    first, last = start_month(ctx), end_month(ctx)
+    with `group` (a column of accounts) also its value as `key`, for the accounts whose value is in :keys."""
     query = select(
         Revenue.account_id.label("account_id"),
-        _cents(_mrr_in(first)).label("start_mrr"),
-        _cents(_mrr_in(last)).label("end_mrr"),
-    ).where(Revenue.month.in_(sorted({first, last})), *ctx.scope_filter(Revenue.account_id))
+        _cents(_mrr_in(FIRST)).label("start_mrr"),
+        _cents(_mrr_in(LAST)).label("end_mrr"),
+    ).where(Revenue.month.in_(MONTHS), *shape.scope_filter(Revenue.account_id))
     if group is None:
         return query.group_by(Revenue.account_id).subquery("per_account")
     return (query.add_columns(group.label("key"))
             .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
-            .where(group.in_(keys))
+            .where(group.in_(KEYS))
             .group_by(Revenue.account_id, group)
             .subquery("per_account"))
 
@@ -117,22 +145,28 @@ def mrr(conn: Connection, ctx: QueryContext) -> Measure:
     loaded, a scope whose accounts have no rows there has MRR 0; a scope matching no account at all is no data.
     """
     last = end_month(ctx)
-    in_scope = and_(*ctx.scope_filter(Revenue.account_id)) if ctx.scoped else true()
-    columns = [
-        func.count().label("rows"),
-        func.sum(case((in_scope, Revenue.mrr), else_=0)).label("mrr"),
-        func.count(distinct(case((and_(in_scope, Revenue.mrr > 0), Revenue.account_id)))).label("paying"),
-    ]
-    if ctx.scoped:
-        accounts = select(func.count()).select_from(Account).where(*ctx.account_conditions()).scalar_subquery()
-        columns.append(accounts.label("accounts_in_scope"))
-    row = conn.execute(select(*columns).where(Revenue.month == last)).one()
+    row = conn.execute(_mrr_statement(ctx.shape), ctx.params(last=last)).one()
     breakdown = {"month": last.strftime("%Y-%m"), "paying_accounts": int(row.paying or 0)}
     if not row.rows:
         return Measure(None, 0, breakdown, f"no revenue data for {month_name(last)}")
     if ctx.scoped and not row.accounts_in_scope:
         return Measure(None, 0, breakdown, f"no accounts match {ctx.scope.describe()}")
     return Measure(_money(row.mrr), int(row.paying or 0), breakdown)
+
+
+@built_once
+def _mrr_statement(shape: Shape) -> Select:
+    """One row (rows, mrr, paying[, accounts_in_scope]) over the revenue rows of :last."""
+    in_scope = and_(*shape.scope_filter(Revenue.account_id)) if shape.scoped else true()
+    columns = [
+        func.count().label("rows"),
+        func.sum(case((in_scope, Revenue.mrr), else_=0)).label("mrr"),
+        func.count(distinct(case((and_(in_scope, Revenue.mrr > 0), Revenue.account_id)))).label("paying"),
+    ]
+    if shape.scoped:
+        accounts = select(func.count()).select_from(Account).where(*shape.account_conditions()).scalar_subquery()
+        columns.append(accounts.label("accounts_in_scope"))
+    return select(*columns).where(Revenue.month == LAST)
 
 
 @dataclass(frozen=True)
@@ -150,17 +184,37 @@ class _Arpa:
         return None if self.paying else f"no accounts with MRR above 0 in {month_name(self.month)}"
 
 
-def _arpa(conn: Connection, ctx: QueryContext) -> _Arpa:
-    """MRR of the end month over the accounts in scope with MRR > 0 there (zero-MRR accounts left out)."""
-    last = end_month(ctx)
+@built_once
+def _arpa_statement(shape: Shape) -> Select:
+    """One row (n, mrr) over the accounts in scope with MRR above 0 in :last."""
     paying = (
         select(Revenue.account_id, _cents(func.sum(Revenue.mrr)).label("mrr"))
-        .where(Revenue.month == last, *ctx.scope_filter(Revenue.account_id))
+        .where(Revenue.month == LAST, *shape.scope_filter(Revenue.account_id))
         .group_by(Revenue.account_id)
         .having(func.sum(Revenue.mrr) > 0)
         .subquery("paying")
     )
-    row = conn.execute(select(func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))).one()
+    return select(func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
+
+
+@built_once
+def _arpa_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_arpa_statement` with one row per value of `group` in :keys."""
+    paying = (
+        select(Revenue.account_id, group.label("key"), _cents(func.sum(Revenue.mrr)).label("mrr"))
+        .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
+        .where(Revenue.month == LAST, *shape.scope_filter(Revenue.account_id), group.in_(KEYS))
+        .group_by(Revenue.account_id, group)
+        .having(func.sum(Revenue.mrr) > 0)
+        .subquery("paying")
+    )
+    return select(paying.c.key, func.count().label("n"), func.sum(paying.c.mrr).label("mrr")).group_by(paying.c.key)
+
+
+def _arpa(conn: Connection, ctx: QueryContext) -> _Arpa:
+    """MRR of the end month over the accounts in scope with MRR > 0 there (zero-MRR accounts left out)."""
+    last = end_month(ctx)
+    row = conn.execute(_arpa_statement(ctx.shape), ctx.params(last=last)).one()
     return _Arpa(float(row.mrr or 0), int(row.n), last)
 
 
@@ -176,16 +230,7 @@ def arpa(conn: Connection, ctx: QueryContext) -> Measure:
 def _arpa_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
     """arpa for each value of `group` (a column of accounts), in one query."""
     last = end_month(ctx)
-    paying = (
-        select(Revenue.account_id, group.label("key"), _cents(func.sum(Revenue.mrr)).label("mrr"))
-        .join_from(Revenue, Account, Account.account_id == Revenue.account_id)
-        .where(Revenue.month == last, *ctx.scope_filter(Revenue.account_id), group.in_(keys))
-        .group_by(Revenue.account_id, group)
-        .having(func.sum(Revenue.mrr) > 0)
-        .subquery("paying")
-    )
-    rows = conn.execute(select(paying.c.key, func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
-                        .group_by(paying.c.key))
+    rows = conn.execute(_arpa_by_statement(ctx.shape, group), ctx.params(last=last, keys=keys))
     found = {row.key: _Arpa(float(row.mrr or 0), int(row.n), last) for row in rows}
     return {key: _arpa_measure(found.get(key, _Arpa(0.0, 0, last))) for key in keys}
 
@@ -206,10 +251,23 @@ def _cohort_columns(p) -> list:
     ]
 
 
+@built_once
+def _cohort_statement(shape: Shape) -> Select:
+    """One row of `_cohort_columns` over the revenue cohort of :first."""
+    p = _per_account_mrr(shape)
+    return select(*_cohort_columns(p)).where(p.c.start_mrr > 0)
+
+
+@built_once
+def _cohort_by_statement(shape: Shape, group: ColumnElement) -> Select:
+    """`_cohort_statement` with one row per value of `group` in :keys."""
+    p = _per_account_mrr(shape, group)
+    return select(p.c.key, *_cohort_columns(p)).where(p.c.start_mrr > 0).group_by(p.c.key)
+
+
 def _cohort(conn: Connection, ctx: QueryContext):
     """One row over the revenue cohort: size, start/end MRR, retained (min per account) and the movement parts."""
-    p = _per_account_mrr(ctx)
-    return conn.execute(select(*_cohort_columns(p)).where(p.c.start_mrr > 0)).one()
+    return conn.execute(_cohort_statement(ctx.shape), _month_params(ctx)).one()
 
 
 _EMPTY_COHORT = SimpleNamespace(accounts=0, start_mrr=None, end_mrr=None, retained_mrr=None, expansion_mrr=None,
@@ -220,8 +278,7 @@ def _cohort_grouped(measure: Callable[[QueryContext, object], Measure]):
     """A KpiDef.grouped function for a cohort KPI (nrr, grr): the cohort rows of every group in one query."""
 
     def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
-        p = _per_account_mrr(ctx, group, keys)
-        rows = conn.execute(select(p.c.key, *_cohort_columns(p)).where(p.c.start_mrr > 0).group_by(p.c.key))
+        rows = conn.execute(_cohort_by_statement(ctx.shape, group), _month_params(ctx, keys=keys))
         found = {row.key: row for row in rows}
         return {key: measure(ctx, found.get(key, _EMPTY_COHORT)) for key in keys}
 
@@ -258,17 +315,16 @@ def grr(conn: Connection, ctx: QueryContext) -> Measure:
     return _grr(ctx, _cohort(conn, ctx))
 
 
-def expansion(conn: Connection, ctx: QueryContext) -> Measure:
-    """Cohort accounts that upsold (total MRR up) or cross-sold (a product paid in the end month, unpaid in the start
-    month, even when the total fell) / cohort size."""
-    first, last = start_month(ctx), end_month(ctx)
+@built_once
+def _expansion_statement(shape: Shape) -> Select:
+    """One row (accounts, upsold, cross_sold, expanded) over the revenue cohort of :first."""
     per_product = (
         select(
             Revenue.account_id.label("account_id"),
-            _cents(_mrr_in(first)).label("start_mrr"),
-            _cents(_mrr_in(last)).label("end_mrr"),
+            _cents(_mrr_in(FIRST)).label("start_mrr"),
+            _cents(_mrr_in(LAST)).label("end_mrr"),
         )
-        .where(Revenue.month.in_(sorted({first, last})), *ctx.scope_filter(Revenue.account_id))
+        .where(Revenue.month.in_(MONTHS), *shape.scope_filter(Revenue.account_id))
         .group_by(Revenue.account_id, Revenue.product)
         .subquery("per_product")
     )
@@ -284,13 +340,18 @@ def expansion(conn: Connection, ctx: QueryContext) -> Measure:
     )
     upsold = per_account.c.end_mrr > per_account.c.start_mrr
     cross_sold = per_account.c.cross_sold == 1
-    query = select(
+    return select(
         func.count().label("accounts"),
         count_if(upsold).label("upsold"),
         count_if(cross_sold).label("cross_sold"),
         count_if(or_(upsold, cross_sold)).label("expanded"),
     ).where(per_account.c.start_mrr > 0)
-    row = conn.execute(query).one()
+
+
+def expansion(conn: Connection, ctx: QueryContext) -> Measure:
+    """Cohort accounts that upsold (total MRR up) or cross-sold (a product paid in the end month, unpaid in the start
+    month, even when the total fell) / cohort size."""
+    row = conn.execute(_expansion_statement(ctx.shape), _month_params(ctx)).one()
     n = int(row.accounts)
     breakdown = {
         "cohort_accounts": n,
@@ -317,24 +378,35 @@ def _months_overlapping(start: dt.date, end: dt.date) -> list[tuple[dt.date, int
     return out
 
 
-def _prorated_cost(category: str, start: dt.date, end: dt.date):
-    """Scalar subqueries (cost of [start, end] of `category`, number of cost rows overlapping it).
+def _prorated_cost(months: int):
+    """Scalar subqueries (cost of a range of `months` months of :category, number of cost rows overlapping it).
 
-    Each month's amount is weighted by days inside / days in month in SQL: amount * inside / <days>.0 (the ".0"
-    keeps NUMERIC on Postgres and forces real division on SQLite, where a whole amount is stored as an integer).
+    Month i of the range is :cost_month_i, weighted by days inside / days in month in SQL: amount * :cost_inside_i /
+    :cost_days_i, the days a NUMERIC such as 31.0 (it keeps NUMERIC on Postgres and forces real division on SQLite,
+    where a whole amount is stored as an integer). `_cost_params` gives the values.
     """
-    months = _months_overlapping(start, end)
+    month = [bindparam(f"cost_month_{i}") for i in range(months)]
     weighted = case(
         *[
-            (Cost.month == month, Cost.amount * inside / literal_column(f"{days}.0"))
-            for month, inside, days in months
+            (Cost.month == month[i],
+             Cost.amount * bindparam(f"cost_inside_{i}", type_=Integer) / bindparam(f"cost_days_{i}", type_=Numeric))
+            for i in range(months)
         ],
         else_=0,
     )
-    where = (Cost.category == category, Cost.month.in_([m for m, _, _ in months]))
+    where = (Cost.category == bindparam("category"), Cost.month.in_(month))
     total = select(type_coerce(func.sum(weighted), Float)).where(*where).scalar_subquery()
     rows = select(func.count()).select_from(Cost).where(*where).scalar_subquery()
     return total, rows
+
+
+def _cost_params(category: str, start: dt.date, end: dt.date) -> tuple[int, dict]:
+    """The number of months of [start, end] (the shape of `_prorated_cost`) and its values for `category`."""
+    months = _months_overlapping(start, end)
+    values: dict = {"category": category}
+    for i, (month, inside, days) in enumerate(months):
+        values |= {f"cost_month_{i}": month, f"cost_inside_{i}": inside, f"cost_days_{i}": Decimal(f"{days}.0")}
+    return len(months), values
 
 
 @dataclass(frozen=True)
@@ -348,18 +420,25 @@ class _Facts:
     cost_rows: int
 
 
-def _facts(conn: Connection, ctx: QueryContext, category: str, start: dt.date, end: dt.date) -> _Facts:
-    """One query: customer counts over the accounts table (kpis.md terms) and the prorated cost of `category`."""
-    at_start = customer_on(start - ONE_DAY)
-    cost, cost_rows = _prorated_cost(category, start, end)
-    query = select(
+@built_once
+def _facts_statement(shape: Shape, months: int) -> Select:
+    """One row of `_Facts` for [:start, :end] (a range of `months` months) and :category."""
+    at_start = customer_on(BEFORE)
+    cost, cost_rows = _prorated_cost(months)
+    return select(
         count_if(at_start).label("at_start"),
-        count_if(and_(at_start, Account.churned_at <= end)).label("lost"),
-        count_if(Account.became_customer_at.between(start, end)).label("new"),
+        count_if(and_(at_start, Account.churned_at <= END)).label("lost"),
+        count_if(Account.became_customer_at.between(START, END)).label("new"),
         cost.label("cost"),
         cost_rows.label("cost_rows"),
-    ).where(*ctx.account_conditions())
-    row = conn.execute(query).one()
+    ).where(*shape.account_conditions())
+
+
+def _facts(conn: Connection, ctx: QueryContext, category: str, start: dt.date, end: dt.date) -> _Facts:
+    """One query: customer counts over the accounts table (kpis.md terms) and the prorated cost of `category`."""
+    months, costs = _cost_params(category, start, end)
+    statement = _facts_statement(ctx.shape, months)
+    row = conn.execute(statement, ctx.params(start=start, end=end, before=start - ONE_DAY, **costs)).one()
     return _Facts(int(row.at_start or 0), int(row.lost or 0), int(row.new or 0), float(row.cost or 0),
                   int(row.cost_rows or 0))
 

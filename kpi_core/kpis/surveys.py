@@ -5,47 +5,62 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
-from kpi_core.context import QueryContext
+from kpi_core.context import QueryContext, Shape, in_utc_range
 from kpi_core.sqlfuncs import count_if, ratio
+from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account, Survey
 
+Columns = Callable[[], list]
+"""A KPI's own aggregates over the responses (`_nps_columns`...)."""
 
-def _responses(conn: Connection, ctx: QueryContext, kind: str, *columns):
-    """One row of aggregates over the `kind` responses of the period and scope."""
-    query = select(func.count().label("n"), *columns).where(
-        Survey.survey == kind, ctx.in_period(Survey.responded_at), *ctx.scope_filter(Survey.account_id)
+
+@built_once
+def _responses_statement(shape: Shape, columns: Columns) -> Select:
+    """One row of aggregates over the :kind responses in [:lo, :hi) and the scope; built once per shape."""
+    return select(func.count().label("n"), *columns()).where(
+        Survey.survey == bindparam("kind"), in_utc_range(Survey.responded_at), *shape.scope_filter(Survey.account_id)
     )
-    return conn.execute(query).one()
+
+
+@built_once
+def _responses_by_statement(shape: Shape, columns: Columns, group: ColumnElement) -> Select:
+    """`_responses_statement` with one row per value of `group` in :keys."""
+    return (
+        select(group.label("key"), func.count().label("n"), *columns())
+        .join_from(Survey, Account, Account.account_id == Survey.account_id)
+        .where(Survey.survey == bindparam("kind"), in_utc_range(Survey.responded_at),
+               *shape.scope_filter(Survey.account_id), group.in_(bindparam("keys", expanding=True)))
+        .group_by(group)
+    )
+
+
+def _responses(conn: Connection, ctx: QueryContext, kind: str, columns: Columns):
+    """One row of aggregates over the `kind` responses of the period and scope."""
+    return conn.execute(_responses_statement(ctx.shape, columns), ctx.params(kind=kind, **ctx.utc_params())).one()
 
 
 def _responses_by(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str], kind: str,
-                  *columns) -> dict[str, object]:
+                  columns: Columns) -> dict[str, object]:
     """The aggregates of `_responses`, one row per value of `group` (a column of accounts) in ONE query.
 
     Keys without responses get a row of zero responses, so each measure is built exactly as for one scope.
     """
-    query = (
-        select(group.label("key"), func.count().label("n"), *columns)
-        .join_from(Survey, Account, Account.account_id == Survey.account_id)
-        .where(Survey.survey == kind, ctx.in_period(Survey.responded_at), *ctx.scope_filter(Survey.account_id),
-               group.in_(keys))
-        .group_by(group)
-    )
-    found = {row.key: row for row in conn.execute(query)}
-    empty = SimpleNamespace(n=0, **{c.name: None for c in columns})
+    statement = _responses_by_statement(ctx.shape, columns, group)
+    found = {row.key: row for row in conn.execute(statement, ctx.params(kind=kind, keys=keys, **ctx.utc_params()))}
+    empty = SimpleNamespace(n=0, **{c.name: None for c in columns()})
     return {key: found.get(key, empty) for key in keys}
 
 
-def _grouped(kind: str, columns: Callable[[], list], measure: Callable[[object], Measure]):
+def _grouped(kind: str, columns: Columns, measure: Callable[[object], Measure]):
     """A KpiDef.grouped function: the KPI's own aggregates grouped, each row turned into its Measure."""
 
     def grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys: list[str]) -> dict[str, Measure]:
-        rows = _responses_by(conn, ctx, group, keys, kind, *columns())
+        rows = _responses_by(conn, ctx, group, keys, kind, columns)
         return {key: measure(row) for key, row in rows.items()}
 
     return grouped
@@ -67,7 +82,7 @@ def _nps_measure(row) -> Measure:
 
 
 def nps(conn: Connection, ctx: QueryContext) -> Measure:
-    return _nps_measure(_responses(conn, ctx, "nps", *_nps_columns()))
+    return _nps_measure(_responses(conn, ctx, "nps", _nps_columns))
 
 
 def _csat_columns() -> list:
@@ -81,7 +96,7 @@ def _csat_measure(row) -> Measure:
 
 
 def csat(conn: Connection, ctx: QueryContext) -> Measure:
-    return _csat_measure(_responses(conn, ctx, "csat", *_csat_columns()))
+    return _csat_measure(_responses(conn, ctx, "csat", _csat_columns))
 
 
 def _mean_columns() -> list:
@@ -96,7 +111,7 @@ def _csi_measure(row) -> Measure:
 
 
 def csi(conn: Connection, ctx: QueryContext) -> Measure:
-    return _csi_measure(_responses(conn, ctx, "csat", *_mean_columns()))
+    return _csi_measure(_responses(conn, ctx, "csat", _mean_columns))
 
 
 def _ces_measure(row) -> Measure:
@@ -106,7 +121,7 @@ def _ces_measure(row) -> Measure:
 
 
 def ces(conn: Connection, ctx: QueryContext) -> Measure:
-    return _ces_measure(_responses(conn, ctx, "ces", *_mean_columns()))
+    return _ces_measure(_responses(conn, ctx, "ces", _mean_columns))
 
 
 KPIS = [
