@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from kpi_core.catalog import catalog
 from kpi_core.config import KpiConfig
 from kpi_core.context import QueryContext, customer_on
-from kpi_core.engine import query
+from kpi_core.engine import query, query_over
 from kpi_core.health import scope_conditions, score_accounts
 from kpi_core.periods import MONTH_NAMES, Period
 from kpi_core.risk import AtRisk, at_risk
@@ -125,17 +125,22 @@ def _series(conn: Connection, kpi: str, chain: list[Period], first: KpiResult, s
             config: KpiConfig) -> tuple[tuple[dt.date, float | None], ...]:
     """Values of `kpi` over `chain` (newest first), oldest first in the result.
 
-    Each `query` also computes the period before its own, so one call per two periods; `first` (the digest's own
-    result) already covers chain[0] and chain[1].
+    `first` (the digest's own result) already covers chain[0] and chain[1]. A KPI with `over_periods` computes the
+    other ten in one grouped statement; any other asks `query` once per two periods (each also computes the
+    period before its own).
     """
     values: dict[dt.date, float | None] = {chain[0].end: first.value}
     if first.previous is not None:
         values[first.previous.period.end] = first.previous.value
-    for p in chain[2::2]:
-        r = query(conn, KpiRequest(kpi, p, scope), config)
-        values[p.end] = r.value
-        if r.previous is not None:
-            values[r.previous.period.end] = r.previous.value
+    if catalog().get(kpi).over_periods is not None:
+        rest = chain[2:]
+        values.update((p.end, m.value) for p, m in zip(rest, query_over(conn, kpi, rest, scope, config), strict=True))
+    else:
+        for p in chain[2::2]:
+            r = query(conn, KpiRequest(kpi, p, scope), config)
+            values[p.end] = r.value
+            if r.previous is not None:
+                values[r.previous.period.end] = r.previous.value
     return tuple((p.end, values.get(p.end)) for p in reversed(chain))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
+from kpi_core.periods import Period
 from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from storage.models import Account
@@ -62,6 +63,24 @@ def _grouped(measure: Callable[[QueryContext, dict[str, int]], Measure]):
         return {key: measure(ctx, m) for key, m in _movement_by(conn, ctx, group, keys).items()}
 
     return grouped
+
+
+def _movements_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[dict[str, int]]:
+    """`_movement` of each of `periods` in one SELECT over the accounts: every period's columns side by side."""
+    columns = [c.element.label(f"p{i}_{c.name}")
+               for i, p in enumerate(periods) for c in _movement_columns(ctx.with_period(p))]
+    row = conn.execute(select(*columns).where(*ctx.account_conditions())).one()._mapping
+    return [{k: int(row[f"p{i}_{k}"] or 0) for k in _MOVES} for i in range(len(periods))]
+
+
+def _over_periods(measure: Callable[[QueryContext, dict[str, int]], Measure]):
+    """A KpiDef.over_periods function for a KPI computed from the movement counts."""
+
+    def over_periods(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+        return [measure(ctx.with_period(p), m) for p, m in zip(periods, _movements_over(conn, ctx, periods),
+                                                                 strict=True)]
+
+    return over_periods
 
 
 def _flow(m: dict[str, int]) -> dict[str, int]:
@@ -191,22 +210,26 @@ KPIS = [
         "100 x (customers at start - lost) / customers at start; at start = customers the day before the period, "
         "lost = those churned in the period",
         "%", True, ("accounts",), "customers at start", retention, family="customers", grouped=_grouped(_retention),
+        over_periods=_over_periods(_retention),
     ),
     KpiDef(
         "churn", "Customer churn rate",
         "100 x lost / customers at start; at start = customers the day before the period, lost = those churned in it",
         "%", False, ("accounts",), "customers at start", churn, family="customers", grouped=_grouped(_churn),
+        over_periods=_over_periods(_churn),
     ),
     KpiDef(
         "customers", "Customer count",
         "customers on the last day of the period (became customer on or before it, not churned by then)",
         "count", True, ("accounts",), "customers at end", customers, family="customers", sampled=False,
         grouped=_grouped(_customers),
+        over_periods=_over_periods(_customers),
     ),
     KpiDef(
         "new_customers", "New customers", "accounts whose became_customer_at is in the period",
         "count", True, ("accounts",), "new customers", new_customers, family="customers", sampled=False,
         grouped=_grouped(_new_customers),
+        over_periods=_over_periods(_new_customers),
     ),
     KpiDef(
         "trial_conversion", "Free-trial conversion",
@@ -217,6 +240,7 @@ KPIS = [
         "referrals", "Referral share of new logos",
         "100 x new customers with acquisition_source = referral / new customers (became customer in the period)",
         "%", True, ("accounts",), "new customers", referrals, family="customers", grouped=_grouped(_referrals),
+        over_periods=_over_periods(_referrals),
     ),
     KpiDef(
         "ttv", "Time to value",
