@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 from sqlalchemy import Connection, and_, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import Date, Integer
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, customer_on
 from kpi_core.periods import Period
-from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
+from kpi_core.sqlfuncs import constant_rows, count_if, days_between, median_and_count, median_and_count_by, ratio
 from kpi_core.types import Measure
 from storage.models import Account
 
@@ -66,11 +67,30 @@ def _grouped(measure: Callable[[QueryContext, dict[str, int]], Measure]):
 
 
 def _movements_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[dict[str, int]]:
-    """`_movement` of each of `periods` in one SELECT over the accounts: every period's columns side by side."""
-    columns = [c.element.label(f"p{i}_{c.name}")
-               for i, p in enumerate(periods) for c in _movement_columns(ctx.with_period(p))]
-    row = conn.execute(select(*columns).where(*ctx.account_conditions())).one()._mapping
-    return [{k: int(row[f"p{i}_{k}"] or 0) for k in _MOVES} for i in range(len(periods))]
+    """`_movement` of each of `periods` in one query: the accounts joined to a table of the periods' days (so
+    periods may overlap), the columns of `_movement_columns` computed against those days, grouped by period."""
+    days = constant_rows("period_days", {"idx": Integer(), "before": Date(), "first": Date(), "last": Date()},
+                         [(i, p.start - ONE_DAY, p.start, p.end) for i, p in enumerate(periods)])
+    at_start = customer_on(days.c.before)
+    churned_in_period = Account.churned_at.between(days.c.first, days.c.last)
+    new = Account.became_customer_at.between(days.c.first, days.c.last)
+    referral = func.lower(func.trim(Account.acquisition_source)) == "referral"
+    query = (
+        select(
+            days.c.idx,
+            count_if(at_start).label("at_start"),
+            count_if(and_(at_start, churned_in_period)).label("lost"),
+            count_if(new).label("new"),
+            count_if(and_(new, churned_in_period)).label("new_and_lost"),
+            count_if(and_(new, referral)).label("referral"),
+            count_if(customer_on(days.c.last)).label("at_end"),
+        )
+        .join_from(Account, days, true())
+        .where(*ctx.account_conditions())
+        .group_by(days.c.idx)
+    )
+    found = {row.idx: {k: int(row._mapping[k] or 0) for k in _MOVES} for row in conn.execute(query)}
+    return [found.get(i, dict.fromkeys(_MOVES, 0)) for i in range(len(periods))]
 
 
 def _over_periods(measure: Callable[[QueryContext, dict[str, int]], Measure]):
