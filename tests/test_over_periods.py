@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from kpi_core.breakdowns import series
 from kpi_core.catalog import catalog
 from kpi_core.config import HealthConfig, KpiConfig
 from kpi_core.context import QueryContext
 from kpi_core.digest import SERIES_PERIODS, _history, build_digest, kpi_period, last_complete_period
 from kpi_core.engine import query, query_over
-from kpi_core.periods import Period, split_period
+from kpi_core.periods import Period, parse_period, split_period
 from kpi_core.types import AccountRef, KpiRequest, Scope
 from tests.kpi_helpers import account, d, load, revenue, survey
 from tests.test_digest import StatementCounter
@@ -118,3 +119,21 @@ def test_digest_series_is_what_the_engine_answers_for_each_period(data, tz, cade
             chain = _chain(kpi, cadence)
             expected = [query(data, KpiRequest(kpi, p, scope), config).value for p in reversed(chain)]
             assert points == tuple(zip([p.end for p in reversed(chain)], expected, strict=True)), kpi
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Auckland"])
+def test_by_month_and_week_series_is_one_statement_and_one_query_per_piece(data, tz):
+    config, scope = _config(tz), Scope(segment="smb")
+    for text in ("this-quarter", "2026-02-10..2026-06-20"):  # cut at today; pieces cut at both ends
+        period = parse_period(text, TODAY)
+        for kpi in OVER:
+            kdef = catalog().get(kpi)
+            for by in ("month",) if kdef.month_based else ("month", "week"):
+                pieces = split_period(period, by, whole_first=kdef.month_based)
+                with StatementCounter(data) as counter:
+                    groups = series(data, kpi, scope, pieces, config)
+                assert counter.count == 1, (kpi, by)
+                for g, p in zip(groups, pieces, strict=True):
+                    r = query(data, KpiRequest(kpi, p, scope), config)
+                    assert (g.key, g.value, g.sample, g.previous, g.reason, g.period) == (
+                        p.label, r.value, r.sample, r.previous.value, r.reason, p), (kpi, by, p)
