@@ -13,7 +13,7 @@ from kpi_core.digest import SERIES_PERIODS, _history, build_digest, kpi_period, 
 from kpi_core.engine import query, query_over
 from kpi_core.periods import Period, parse_period, split_period
 from kpi_core.types import AccountRef, KpiRequest, Scope
-from tests.kpi_helpers import account, d, load, revenue, survey
+from tests.kpi_helpers import account, d, invoice, load, revenue, survey, ticket
 from tests.test_digest import StatementCounter
 
 TODAY = d("2026-11-23")  # weekly digest: week 47 (16-22 November); monthly: October 2026
@@ -30,14 +30,32 @@ def _config(tz: str) -> KpiConfig:
 @pytest.fixture
 def data(store):
     load(store, accounts=[
-        account("b1", segment="smb", customer="2025-06-01", acquisition_source="referral"),
-        account("b2", segment="smb", customer="2026-09-07"),  # the first day of the weekly history
+        account("b1", segment="smb", customer="2025-06-01", acquisition_source="referral", signed="2025-05-01",
+                first_value_at="2025-12-01"),
+        account("b2", segment="smb", customer="2026-09-07", signed="2026-08-31",  # customer on the history's 1st day
+                first_value_at="2026-09-13"),
         account("b3", segment="enterprise", customer="2025-06-01", churned="2026-10-11"),  # a Sunday: week end
-        account("b4", segment="enterprise", customer="2026-10-12", churned="2026-10-18"),  # new and lost in a week
-        account("b5", customer="2026-03-01", churned="2026-08-31", acquisition_source=" Referral "),
-        account("b6", segment="smb", customer="2026-11-22"),  # the digest week's last day
-        account("b7", segment="smb"),  # a trial that never converted
-    ], revenue=[revenue(a, m, v, *p) for a, m, v, *p in [
+        account("b4", segment="enterprise", customer="2026-10-12", churned="2026-10-18", signed="2026-10-12",
+                first_value_at="2026-10-12"),  # new and lost in one week
+        account("b5", customer="2026-03-01", churned="2026-08-31", acquisition_source=" Referral ",
+                signed="2026-02-15", first_value_at="2026-02-20"),
+        account("b6", segment="smb", customer="2026-11-22", signed="2026-09-13", first_value_at="2026-09-07"),
+        account("b7", segment="smb", signed="2026-09-07"),  # a trial that never converted
+        account("b8", segment="smb", signed="2026-10-18", customer="2026-11-30", first_value_at="2026-10-18"),
+    ], tickets=[ticket(*t) for t in [
+        ("k1", "b1", "2026-10-01T10:00:00", "2026-10-05T06:30:00", 1),  # 4 October in Los Angeles
+        ("k2", "b2", "2026-10-04T09:00:00", "2026-10-04T11:30:00", 2),  # 5 October in Auckland
+        ("k3", "b1", "2026-10-20T09:00:00", "2026-10-21T10:00:00", 1),
+        ("k4", "b3", "2026-10-19T09:00:00", "2026-10-21T09:00:00", None),  # no contact count: out of fcr
+        ("k5", "b2", "2026-10-20T09:00:00", "2026-10-22T09:00:00", 1),
+        ("k6", "b6", "2026-11-01T00:00:00", "2026-11-02T07:30:00", 3),  # after Los Angeles summer time
+        ("k7", "b1", "2026-11-20T09:00:00", None, None),  # open
+        ("k8", "b2", "2026-05-30T09:00:00", "2026-05-31T23:59:59", 1),
+    ]], invoices=[invoice(*i) for i in [
+        ("i1", "b1", "2026-09-07", 100), ("i2", "b1", "2026-09-13", 100), ("i3", "b2", "2026-09-13", 50),
+        ("i4", "b2", "2026-09-14", 50), ("i5", "b3", "2026-10-31", 70), ("i6", "b3", "2026-11-01", 70),
+        ("i7", "b6", "2026-11-22", 20), ("i8", "b1", "2026-03-31", 10), ("i9", "b1", "2026-04-01", 10),
+    ]], revenue=[revenue(a, m, v, *p) for a, m, v, *p in [
         ("b1", "2025-11", 100), ("b1", "2025-12", 100), ("b1", "2026-01", 110), ("b1", "2026-03", 120),
         ("b1", "2026-04", 120), ("b1", "2026-05", 130), ("b1", "2026-06", 130), ("b1", "2026-07", 90),
         ("b1", "2026-08", 90), ("b1", "2026-09", 95.55), ("b1", "2026-10", 95.55), ("b1", "2026-11", 100),

@@ -224,6 +224,45 @@ def _ttv_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys
     return {key: _ttv_measure(*found.get(key, (0, None, None, None))) for key in keys}
 
 
+def _period_days(periods: list[Period]):
+    """Table (idx, first, last) of the periods' first and last days."""
+    return constant_rows("period_days", {"idx": Integer(), "first": Date(), "last": Date()},
+                         [(i, p.start, p.end) for i, p in enumerate(periods)])
+
+
+def _trial_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """trial_conversion of each of `periods` in one query: the accounts joined to the periods' days, grouped by
+    period (the columns of `_trial_columns` against those days)."""
+    days = _period_days(periods)
+    query = (
+        select(
+            days.c.idx,
+            func.count().label("sign_ups"),
+            count_if(Account.became_customer_at.is_not(None)).label("converted"),
+            count_if(Account.became_customer_at > days.c.last).label("after_period"),
+        )
+        .join_from(Account, days, Account.signed_up_at.between(days.c.first, days.c.last))
+        .where(*ctx.account_conditions())
+        .group_by(days.c.idx)
+    )
+    found = {row.idx: row for row in conn.execute(query)}
+    empty = SimpleNamespace(sign_ups=0, converted=0, after_period=0)
+    return [_trial_measure(found.get(i, empty)) for i in range(len(periods))]
+
+
+def _ttv_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """ttv of each of `periods` in one query: medians ranked within each period."""
+    days = _period_days(periods)
+    values = (
+        select(days.c.idx.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
+        .join_from(Account, days, Account.first_value_at.between(days.c.first, days.c.last))
+        .where(*ctx.account_conditions())
+        .subquery("ttv_days")
+    )
+    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in conn.execute(median_and_count_by(values))}
+    return [_ttv_measure(*found.get(i, (0, None, None, None))) for i in range(len(periods))]
+
+
 KPIS = [
     KpiDef(
         "retention", "Customer retention rate",
@@ -255,6 +294,7 @@ KPIS = [
         "trial_conversion", "Free-trial conversion",
         "100 x accounts signed up in the period that became customers (on any date) / accounts signed up in it",
         "%", True, ("accounts",), "sign-ups", trial_conversion, family="customers", grouped=_trial_grouped,
+        over_periods=_trial_over,
     ),
     KpiDef(
         "referrals", "Referral share of new logos",
@@ -266,5 +306,6 @@ KPIS = [
         "ttv", "Time to value",
         "median days from signed_up_at to first_value_at, over accounts whose first_value_at is in the period",
         "days", False, ("accounts",), "accounts reaching value", ttv, family="customers", grouped=_ttv_grouped,
+        over_periods=_ttv_over,
     ),
 ]

@@ -220,6 +220,22 @@ def _arpa_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, key
     return {key: _arpa_measure(found.get(key, _Arpa(0.0, 0, last))) for key in keys}
 
 
+def _arpa_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """arpa of each of `periods` in one query grouped by month over their end months."""
+    lasts = [end_month(ctx.with_period(p)) for p in periods]
+    paying = (
+        select(Revenue.month, Revenue.account_id, _cents(func.sum(Revenue.mrr)).label("mrr"))
+        .where(Revenue.month.in_(sorted(set(lasts))), *ctx.scope_filter(Revenue.account_id))
+        .group_by(Revenue.month, Revenue.account_id)
+        .having(func.sum(Revenue.mrr) > 0)
+        .subquery("paying")
+    )
+    rows = conn.execute(select(paying.c.month, func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
+                        .group_by(paying.c.month))
+    found = {row.month: _Arpa(float(row.mrr or 0), int(row.n), row.month) for row in rows}
+    return [_arpa_measure(found.get(last, _Arpa(0.0, 0, last))) for last in lasts]
+
+
 # ---------------------------------------------------------------------------------------------- NRR, GRR
 
 
@@ -532,6 +548,7 @@ KPIS = [
         "MRR of the end month / accounts with MRR > 0 in the end month",
         "money", True, ("revenue",), "paying accounts", arpa, aliases=("arpu", "arpc"), family="revenue",
         month_based=True, grouped=_arpa_grouped,
+        over_periods=_arpa_over,
     ),
     KpiDef(
         "cac", "Customer acquisition cost",
