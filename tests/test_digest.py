@@ -204,9 +204,9 @@ def test_history_costs_five_engine_queries_per_charted_kpi_without_over_periods(
         return query(engine, request, config)
 
     monkeypatch.setattr(digest_module, "query", counting_query)
-    build_digest(store, TODAY, UTC_CONFIG, ["health", "ttv", "mrr"])
+    build_digest(store, TODAY, UTC_CONFIG, ["health", "adoption", "mrr"])
     assert len(asked) == 3 + 5 and len(set(asked)) == len(asked)
-    assert sorted(end for kpi, end in asked if kpi == "ttv") == [WEEK[1] - dt.timedelta(weeks=w)
+    assert sorted(end for kpi, end in asked if kpi == "adoption") == [WEEK[1] - dt.timedelta(weeks=w)
                                                                  for w in (10, 8, 6, 4, 2, 0)]
     assert [kpi for kpi, _ in asked].count("mrr") == 1
 
