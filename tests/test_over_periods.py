@@ -98,7 +98,7 @@ def test_over_periods_equals_compute_per_period(data, tz, cadence):
     with data.connect() as conn:
         for kpi in OVER:
             kdef, periods = catalog().get(kpi), _chain(kpi, cadence)
-            for scope in SCOPES:
+            for scope in SCOPES if tz == "UTC" else SCOPES[:2]:  # the zone matters to the bounds, not the scope
                 ctx = QueryContext(periods[0], scope, config)
                 expected = [kdef.compute(conn, ctx.with_period(p)) for p in periods]
                 assert kdef.over_periods(conn, ctx, periods) == expected, (kpi, scope)
@@ -139,19 +139,21 @@ def test_digest_series_is_what_the_engine_answers_for_each_period(data, tz, cade
             assert points == tuple(zip([p.end for p in reversed(chain)], expected, strict=True)), kpi
 
 
-@pytest.mark.parametrize("tz", ["UTC", "Pacific/Auckland"])
-def test_by_month_and_week_series_is_one_statement_and_one_query_per_piece(data, tz):
+@pytest.mark.parametrize(("tz", "text"), [
+    ("UTC", "this-quarter"),  # cut at today
+    ("Pacific/Auckland", "2026-02-10..2026-06-20"),  # pieces cut at both ends
+])
+def test_by_month_and_week_series_is_one_statement_and_one_query_per_piece(data, tz, text):
     config, scope = _config(tz), Scope(segment="smb")
-    for text in ("this-quarter", "2026-02-10..2026-06-20"):  # cut at today; pieces cut at both ends
-        period = parse_period(text, TODAY)
-        for kpi in OVER:
-            kdef = catalog().get(kpi)
-            for by in ("month",) if kdef.month_based else ("month", "week"):
-                pieces = split_period(period, by, whole_first=kdef.month_based)
-                with StatementCounter(data) as counter:
-                    groups = series(data, kpi, scope, pieces, config)
-                assert counter.count == 1, (kpi, by)
-                for g, p in zip(groups, pieces, strict=True):
-                    r = query(data, KpiRequest(kpi, p, scope), config)
-                    assert (g.key, g.value, g.sample, g.previous, g.reason, g.period) == (
-                        p.label, r.value, r.sample, r.previous.value, r.reason, p), (kpi, by, p)
+    period = parse_period(text, TODAY)
+    for kpi in OVER:
+        kdef = catalog().get(kpi)
+        for by in ("month",) if kdef.month_based else ("month", "week"):
+            pieces = split_period(period, by, whole_first=kdef.month_based)
+            with StatementCounter(data) as counter:
+                groups = series(data, kpi, scope, pieces, config)
+            assert counter.count == 1, (kpi, by)
+            for g, p in zip(groups, pieces, strict=True):
+                r = query(data, KpiRequest(kpi, p, scope), config)
+                assert (g.key, g.value, g.sample, g.previous, g.reason, g.period) == (
+                    p.label, r.value, r.sample, r.previous.value, r.reason, p), (kpi, by, p)
