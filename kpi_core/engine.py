@@ -14,6 +14,8 @@ from kpi_core.context import QueryContext
 from kpi_core.periods import Period
 from kpi_core.types import KpiRequest, KpiResult, Measure, PreviousValue, Scope, UserError
 
+PERIODS_PER_STATEMENT = 200  # the period tables are UNION ALLs; SQLite allows 500 terms in a compound SELECT
+
 
 def list_kpis() -> list[KpiDef]:
     return catalog().all()
@@ -56,7 +58,8 @@ def query(engine: Engine | Connection, request: KpiRequest, config: KpiConfig | 
 def query_over(engine: Engine | Connection, kpi: str, periods: Sequence[Period], scope: Scope,
                config: KpiConfig | None = None) -> list[Measure]:
     """The KPI over each of `periods` (no previous periods; values rounded as `query` rounds them): one grouped
-    computation when the KPI has `over_periods`, else one `compute` a period."""
+    computation (one statement per PERIODS_PER_STATEMENT periods) when the KPI has `over_periods`, else one
+    `compute` a period."""
     kdef = catalog().get(kpi)
     if not periods:
         return []
@@ -64,7 +67,9 @@ def query_over(engine: Engine | Connection, kpi: str, periods: Sequence[Period],
     ctx = QueryContext(periods[0], scope, config or load_config())
     with nullcontext(engine) if isinstance(engine, Connection) else engine.connect() as conn:
         if kdef.over_periods is not None:
-            measures = kdef.over_periods(conn, ctx, list(periods))
+            n = PERIODS_PER_STATEMENT
+            chunks = [list(periods[i:i + n]) for i in range(0, len(periods), n)]
+            measures = [m for chunk in chunks for m in kdef.over_periods(conn, ctx, chunk)]
         else:
             measures = [kdef.compute(conn, ctx.with_period(p)) for p in periods]
     return [replace(m, value=_rounded(m.value)) for m in measures]

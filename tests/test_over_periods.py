@@ -3,6 +3,8 @@ SQLite and Postgres, in UTC and in reporting time zones either side of it (the d
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from kpi_core.breakdowns import series
@@ -10,7 +12,7 @@ from kpi_core.catalog import catalog
 from kpi_core.config import HealthConfig, KpiConfig
 from kpi_core.context import QueryContext
 from kpi_core.digest import SERIES_PERIODS, _history, build_digest, kpi_period, last_complete_period
-from kpi_core.engine import query, query_over
+from kpi_core.engine import PERIODS_PER_STATEMENT, query, query_over
 from kpi_core.periods import Period, parse_period, split_period
 from kpi_core.types import AccountRef, KpiRequest, Scope
 from tests.kpi_helpers import account, d, invoice, load, revenue, survey, ticket
@@ -123,6 +125,18 @@ def test_one_statement_whatever_the_number_of_periods(data):
             with StatementCounter(data) as counter:
                 query_over(data, kpi, _history(_chain(kpi, "week")[0], n), Scope(), _config("Pacific/Auckland"))
             assert counter.count == 1, (kpi, n)
+
+
+def test_many_periods_take_one_statement_per_chunk(data):
+    """Ten years by week (a series and its previous periods) must not exceed SQLite's compound SELECT limit."""
+    days = [Period(d("2026-01-01") + dt.timedelta(days=i), d("2026-01-01") + dt.timedelta(days=i), "day", "day")
+            for i in range(2 * PERIODS_PER_STATEMENT + 101)]
+    config = _config("America/Los_Angeles")
+    for kpi in ("customers", "nps"):
+        with StatementCounter(data) as counter:
+            measures = query_over(data, kpi, days, Scope(), config)
+        assert counter.count == 3
+        assert [m.value for m in measures] == [query(data, KpiRequest(kpi, p), config).value for p in days]
 
 
 @pytest.mark.parametrize("tz", ["UTC", "America/Los_Angeles"])
