@@ -4,7 +4,8 @@ Every group's value is the KPI asked with that group's scope alone. A KPI that d
 aggregates grouped in SQL) answers all groups in one query per period; the others are asked once per group
 through `engine.query`, so a breakdown always composes with the KPI's own query builder.
 
-`series(...)` (the `by month|week` answer) is also what a chart of a KPI over time should use.
+`series(...)` (the `by month|week` answer) is also what a chart of a KPI over time should use; a KPI that declares
+`over_periods` answers all its periods (and their previous ones) in one statement.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from kpi_core.catalog import KpiDef, catalog
 from kpi_core.config import KpiConfig
 from kpi_core.context import QueryContext
-from kpi_core.engine import query
+from kpi_core.engine import query, query_over
 from kpi_core.periods import Period, split_period
 from kpi_core.scope_values import known_values
 from kpi_core.types import KpiRequest, Scope, UserError
@@ -112,7 +113,13 @@ def _sorted(groups: list[Group], higher_is_better: bool) -> list[Group]:
 
 def series(engine: Engine | Connection, kpi: str, scope: Scope, periods: Sequence[Period],
            config: KpiConfig) -> list[Group]:
-    """The KPI for each of `periods` (in order), each with its own previous period: a chart's data."""
+    """The KPI for each of `periods` (in order), each with its own previous period: a chart's data.
+
+    A KPI with `over_periods` computes all of them and their previous periods in one statement."""
+    if periods and catalog().get(kpi).over_periods is not None:
+        both = query_over(engine, kpi, [*periods, *(p.previous() for p in periods)], scope, config)
+        return [Group(p.label, m.value, m.sample, prev.value, m.reason, p)
+                for p, m, prev in zip(periods, both[:len(periods)], both[len(periods):], strict=True)]
     with _connection(engine) as conn:
         out = []
         for piece in periods:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.context import QueryContext
+from kpi_core.periods import Period
 from kpi_core.types import Measure, UnknownKpiError
 from storage.models import Base
 
@@ -46,6 +47,9 @@ class KpiDef:
     sampled: bool = True  # a rate or average over its sample (False: a count or a sum, never "too few")
     grouped: Callable[[Connection, QueryContext, ColumnElement, list[str]], dict[str, Measure]] | None = None
     """One grouped query: a Measure per key of the group column (kpi_core.breakdowns); None = one query a group."""
+    over_periods: Callable[[Connection, QueryContext, list[Period]], list[Measure]] | None = None
+    """One statement for several periods (any, even overlapping): a Measure per period, equal to `compute` over it
+    with the context's scope and settings (the context's own period is ignored); None = one `compute` a period."""
 
 
 def _all_definitions() -> list[KpiDef]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 
 from sqlalchemy import Connection, Engine, event
 
 from kpi_core.catalog import KpiDef, catalog
 from kpi_core.config import KpiConfig, load_config
 from kpi_core.context import QueryContext
-from kpi_core.types import KpiRequest, KpiResult, PreviousValue, UserError
+from kpi_core.periods import Period
+from kpi_core.types import KpiRequest, KpiResult, Measure, PreviousValue, Scope, UserError
+
+PERIODS_PER_STATEMENT = 200  # the period tables are UNION ALLs; SQLite allows 500 terms in a compound SELECT
 
 
 def list_kpis() -> list[KpiDef]:
@@ -48,6 +53,26 @@ def query(engine: Engine | Connection, request: KpiRequest, config: KpiConfig | 
         formula=kdef.formula,
         min_sample=config.min_sample if kdef.sampled else 0,
     )
+
+
+def query_over(engine: Engine | Connection, kpi: str, periods: Sequence[Period], scope: Scope,
+               config: KpiConfig | None = None) -> list[Measure]:
+    """The KPI over each of `periods` (no previous periods; values rounded as `query` rounds them): one grouped
+    computation (one statement per PERIODS_PER_STATEMENT periods) when the KPI has `over_periods`, else one
+    `compute` a period."""
+    kdef = catalog().get(kpi)
+    if not periods:
+        return []
+    _check_scope(kdef, KpiRequest(kdef.id, periods[0], scope))
+    ctx = QueryContext(periods[0], scope, config or load_config())
+    with nullcontext(engine) if isinstance(engine, Connection) else engine.connect() as conn:
+        if kdef.over_periods is not None:
+            n = PERIODS_PER_STATEMENT
+            chunks = [list(periods[i:i + n]) for i in range(0, len(periods), n)]
+            measures = [m for chunk in chunks for m in kdef.over_periods(conn, ctx, chunk)]
+        else:
+            measures = [kdef.compute(conn, ctx.with_period(p)) for p in periods]
+    return [replace(m, value=_rounded(m.value)) for m in measures]
 
 
 def _rounded(value: float | None) -> float | None:

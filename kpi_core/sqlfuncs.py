@@ -8,13 +8,16 @@ timestamp to its local date with the UTC offset in force at that instant (DST-ex
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, case, func, literal, select
+from sqlalchemy import Integer, Subquery, case, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Date, Float
+from sqlalchemy.types import Date, DateTime, Float, TypeEngine
+
+from kpi_core.periods import Period
 
 
 def local_midnight_utc(day: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -156,6 +159,20 @@ def median_and_count_by(values):
         func.min(ranked.c.x).label("low"),
         func.max(ranked.c.x).label("high"),
     ).group_by(ranked.c.key)
+
+
+def constant_rows(name: str, columns: dict[str, TypeEngine], rows: Sequence[Sequence]) -> Subquery:
+    """A small table of constants, one SELECT of typed literals per row joined by UNION ALL (SQLite has no column
+    names on a VALUES list); the typed binds keep Postgres from reading them as text."""
+    selects = [select(*(literal(v, t).label(c) for (c, t), v in zip(columns.items(), row, strict=True)))
+               for row in rows]
+    return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
+
+
+def utc_period_bounds(periods: Sequence[Period], tz: ZoneInfo) -> Subquery:
+    """Table (idx, lo, hi): the naive-UTC [lo, hi) of each period's local dates, idx = its position in `periods`."""
+    rows = [(i, *utc_bounds(p.start, p.end, tz)) for i, p in enumerate(periods)]
+    return constant_rows("period_bounds", {"idx": Integer(), "lo": DateTime(), "hi": DateTime()}, rows)
 
 
 def count_if(condition: ColumnElement) -> ColumnElement:

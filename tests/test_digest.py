@@ -195,8 +195,9 @@ def test_query_count_does_not_grow_with_accounts(store):
     assert many.count == few.count <= 120
 
 
-def test_history_costs_five_engine_queries_per_charted_kpi(store, monkeypatch):
-    """Each engine query computes its period and the one before, so 12 points take 6 calls, one the digest's own."""
+def test_history_costs_five_engine_queries_per_charted_kpi_without_over_periods(store, monkeypatch):
+    """A KPI without `over_periods` asks the engine once per two periods (each query computes its period and the
+    one before), so 12 points take 6 calls, one the digest's own; one with it (mrr) only asks for its own result."""
     import kpi_core.digest as digest_module
 
     asked = []
@@ -206,10 +207,11 @@ def test_history_costs_five_engine_queries_per_charted_kpi(store, monkeypatch):
         return query(engine, request, config)
 
     monkeypatch.setattr(digest_module, "query", counting_query)
-    build_digest(store, TODAY, UTC_CONFIG, ["health", "nps", "mrr"])
-    assert len(asked) == 3 + 2 * 5 and len(set(asked)) == len(asked)
-    assert sorted(end for kpi, end in asked if kpi == "nps") == [WEEK[1] - dt.timedelta(weeks=w)
+    build_digest(store, TODAY, UTC_CONFIG, ["health", "adoption", "mrr"])
+    assert len(asked) == 3 + 5 and len(set(asked)) == len(asked)
+    assert sorted(end for kpi, end in asked if kpi == "adoption") == [WEEK[1] - dt.timedelta(weeks=w)
                                                                  for w in (10, 8, 6, 4, 2, 0)]
+    assert [kpi for kpi, _ in asked].count("mrr") == 1
 
 
 # ------------------------------------------------------------------------------------------------ at risk

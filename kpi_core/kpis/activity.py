@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import Date, Integer
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, Shape, customer_on, in_utc_range
-from kpi_core.sqlfuncs import count_if, hours_between, median_and_count, median_and_count_by, ratio
+from kpi_core.periods import Period
+from kpi_core.sqlfuncs import (
+    constant_rows,
+    count_if,
+    hours_between,
+    median_and_count,
+    median_and_count_by,
+    ratio,
+    utc_period_bounds,
+)
 from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from kpi_core.usage_rollups import day_table, fresh, period_totals
@@ -231,6 +241,67 @@ def _purchases_grouped(measure):
     return grouped
 
 
+# ------------------------------------------------------------------------------------- several periods
+
+
+def _fcr_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """fcr of each of `periods` in one query: the tickets joined to the periods' UTC bounds, grouped by period."""
+    bounds = utc_period_bounds(periods, ctx.config.tz)
+    query = (select(bounds.c.idx, *_fcr_columns())
+             .join_from(Ticket, bounds, and_(Ticket.resolved_at >= bounds.c.lo, Ticket.resolved_at < bounds.c.hi))
+             .where(*_fcr_conditions(ctx.with_period(_span(periods))))
+             .group_by(bounds.c.idx))
+    found = {row.idx: (int(row.resolved), int(row.first_contact)) for row in conn.execute(query)}
+    return [_fcr_measure(*found.get(i, (0, 0))) for i in range(len(periods))]
+
+
+def _resolution_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """resolution_time of each of `periods` in one query: medians ranked within each period."""
+    bounds = utc_period_bounds(periods, ctx.config.tz)
+    span = ctx.with_period(_span(periods))
+    values = (
+        select(bounds.c.idx.label("key"), hours_between(Ticket.resolved_at, Ticket.opened_at).label("x"))
+        .join_from(Ticket, bounds, and_(Ticket.resolved_at >= bounds.c.lo, Ticket.resolved_at < bounds.c.hi))
+        .where(span.in_period(Ticket.resolved_at), *ctx.scope_filter(Ticket.account_id))
+        .subquery("resolution_hours")
+    )
+    found = {row.key: (int(row.n), row.median) for row in conn.execute(median_and_count_by(values))}
+    return [_resolution_measure(*found.get(i, (0, None))) for i in range(len(periods))]
+
+
+def _purchases_over(measure):
+    """A KpiDef.over_periods function for a purchase KPI: per period and account the invoice count (invoices
+    joined to a table of the periods' days), then the aggregates of `_invoices_per_account` grouped by period."""
+
+    def over_periods(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+        days = constant_rows("period_days", {"idx": Integer(), "first": Date(), "last": Date()},
+                             [(i, p.start, p.end) for i, p in enumerate(periods)])
+        span = _span(periods)
+        per_account = (
+            select(days.c.idx, func.count().label("n"))
+            .join_from(Invoice, days, Invoice.issued_at.between(days.c.first, days.c.last))
+            .where(Invoice.issued_at.between(span.start, span.end), *ctx.scope_filter(Invoice.account_id))
+            .group_by(days.c.idx, Invoice.account_id)
+            .subquery("per_account")
+        )
+        rows = conn.execute(select(
+            per_account.c.idx,
+            func.count().label("accounts"),
+            func.coalesce(count_if(per_account.c.n >= 2), 0).label("repeat"),
+            func.coalesce(func.sum(per_account.c.n), 0).label("invoices"),
+        ).group_by(per_account.c.idx))
+        found = {row.idx: row for row in rows}
+        empty = SimpleNamespace(accounts=0, repeat=0, invoices=0)
+        return [measure(found.get(i, empty)) for i in range(len(periods))]
+
+    return over_periods
+
+
+def _span(periods: list[Period]) -> Period:
+    """From the first start to the last end of `periods` (to narrow a scan to them)."""
+    return Period(min(p.start for p in periods), max(p.end for p in periods), "span", "range")
+
+
 KPIS = [
     KpiDef(
         "adoption", "Product adoption",
@@ -252,23 +323,27 @@ KPIS = [
         "fcr", "First-contact resolution",
         "100 x tickets resolved in the period with contacts = 1 / tickets resolved in the period (empty contacts out)",
         "%", True, ("tickets",), "resolved tickets", fcr, family="support", grouped=fcr_grouped,
+        over_periods=_fcr_over,
     ),
     KpiDef(
         "resolution_time", "Median resolution time",
         "median hours from opened_at to resolved_at over tickets resolved in the period",
         "hours", False, ("tickets",), "resolved tickets", resolution_time, family="support",
         grouped=_resolution_grouped,
+        over_periods=_resolution_over,
     ),
     KpiDef(
         "repeat_purchase", "Repeat purchase rate",
         "100 x accounts with 2+ invoices in the period / accounts with 1+ invoice in the period",
         "%", True, ("invoices",), "invoiced accounts", repeat_purchase, family="purchases",
         grouped=_purchases_grouped(_repeat_measure),
+        over_periods=_purchases_over(_repeat_measure),
     ),
     KpiDef(
         "purchase_frequency", "Purchase frequency",
         "invoices in the period / distinct accounts invoiced in the period",
         "per account", True, ("invoices",), "invoiced accounts", purchase_frequency, family="purchases",
         grouped=_purchases_grouped(_frequency_measure),
+        over_periods=_purchases_over(_frequency_measure),
     ),
 ]

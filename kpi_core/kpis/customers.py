@@ -11,10 +11,12 @@ from types import SimpleNamespace
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import Date, Integer
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, Shape, customer_on
-from kpi_core.sqlfuncs import count_if, days_between, median_and_count, median_and_count_by, ratio
+from kpi_core.periods import Period
+from kpi_core.sqlfuncs import constant_rows, count_if, days_between, median_and_count, median_and_count_by, ratio
 from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account
@@ -82,6 +84,43 @@ def _grouped(measure: Callable[[QueryContext, dict[str, int]], Measure]):
         return {key: measure(ctx, m) for key, m in _movement_by(conn, ctx, group, keys).items()}
 
     return grouped
+
+
+def _movements_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[dict[str, int]]:
+    """`_movement` of each of `periods` in one query: the accounts joined to a table of the periods' days (so
+    periods may overlap), the columns of `_movement_columns` computed against those days, grouped by period."""
+    days = constant_rows("period_days", {"idx": Integer(), "before": Date(), "first": Date(), "last": Date()},
+                         [(i, p.start - ONE_DAY, p.start, p.end) for i, p in enumerate(periods)])
+    at_start = customer_on(days.c.before)
+    churned_in_period = Account.churned_at.between(days.c.first, days.c.last)
+    new = Account.became_customer_at.between(days.c.first, days.c.last)
+    referral = func.lower(func.trim(Account.acquisition_source)) == "referral"
+    query = (
+        select(
+            days.c.idx,
+            count_if(at_start).label("at_start"),
+            count_if(and_(at_start, churned_in_period)).label("lost"),
+            count_if(new).label("new"),
+            count_if(and_(new, churned_in_period)).label("new_and_lost"),
+            count_if(and_(new, referral)).label("referral"),
+            count_if(customer_on(days.c.last)).label("at_end"),
+        )
+        .join_from(Account, days, true())
+        .where(*ctx.account_conditions())
+        .group_by(days.c.idx)
+    )
+    found = {row.idx: {k: int(row._mapping[k] or 0) for k in _MOVES} for row in conn.execute(query)}
+    return [found.get(i, dict.fromkeys(_MOVES, 0)) for i in range(len(periods))]
+
+
+def _over_periods(measure: Callable[[QueryContext, dict[str, int]], Measure]):
+    """A KpiDef.over_periods function for a KPI computed from the movement counts."""
+
+    def over_periods(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+        return [measure(ctx.with_period(p), m) for p, m in zip(periods, _movements_over(conn, ctx, periods),
+                                                                 strict=True)]
+
+    return over_periods
 
 
 def _flow(m: dict[str, int]) -> dict[str, int]:
@@ -227,42 +266,88 @@ def _ttv_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, keys
     return {key: _ttv_measure(*found.get(key, (0, None, None, None))) for key in keys}
 
 
+def _period_days(periods: list[Period]):
+    """Table (idx, first, last) of the periods' first and last days."""
+    return constant_rows("period_days", {"idx": Integer(), "first": Date(), "last": Date()},
+                         [(i, p.start, p.end) for i, p in enumerate(periods)])
+
+
+def _trial_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """trial_conversion of each of `periods` in one query: the accounts joined to the periods' days, grouped by
+    period (the columns of `_trial_columns` against those days)."""
+    days = _period_days(periods)
+    query = (
+        select(
+            days.c.idx,
+            func.count().label("sign_ups"),
+            count_if(Account.became_customer_at.is_not(None)).label("converted"),
+            count_if(Account.became_customer_at > days.c.last).label("after_period"),
+        )
+        .join_from(Account, days, Account.signed_up_at.between(days.c.first, days.c.last))
+        .where(*ctx.account_conditions())
+        .group_by(days.c.idx)
+    )
+    found = {row.idx: row for row in conn.execute(query)}
+    empty = SimpleNamespace(sign_ups=0, converted=0, after_period=0)
+    return [_trial_measure(found.get(i, empty)) for i in range(len(periods))]
+
+
+def _ttv_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """ttv of each of `periods` in one query: medians ranked within each period."""
+    days = _period_days(periods)
+    values = (
+        select(days.c.idx.label("key"), days_between(Account.first_value_at, Account.signed_up_at).label("x"))
+        .join_from(Account, days, Account.first_value_at.between(days.c.first, days.c.last))
+        .where(*ctx.account_conditions())
+        .subquery("ttv_days")
+    )
+    found = {row.key: (int(row.n), row.median, row.low, row.high) for row in conn.execute(median_and_count_by(values))}
+    return [_ttv_measure(*found.get(i, (0, None, None, None))) for i in range(len(periods))]
+
+
 KPIS = [
     KpiDef(
         "retention", "Customer retention rate",
         "100 x (customers at start - lost) / customers at start; at start = customers the day before the period, "
         "lost = those churned in the period",
         "%", True, ("accounts",), "customers at start", retention, family="customers", grouped=_grouped(_retention),
+        over_periods=_over_periods(_retention),
     ),
     KpiDef(
         "churn", "Customer churn rate",
         "100 x lost / customers at start; at start = customers the day before the period, lost = those churned in it",
         "%", False, ("accounts",), "customers at start", churn, family="customers", grouped=_grouped(_churn),
+        over_periods=_over_periods(_churn),
     ),
     KpiDef(
         "customers", "Customer count",
         "customers on the last day of the period (became customer on or before it, not churned by then)",
         "count", True, ("accounts",), "customers at end", customers, family="customers", sampled=False,
         grouped=_grouped(_customers),
+        over_periods=_over_periods(_customers),
     ),
     KpiDef(
         "new_customers", "New customers", "accounts whose became_customer_at is in the period",
         "count", True, ("accounts",), "new customers", new_customers, family="customers", sampled=False,
         grouped=_grouped(_new_customers),
+        over_periods=_over_periods(_new_customers),
     ),
     KpiDef(
         "trial_conversion", "Free-trial conversion",
         "100 x accounts signed up in the period that became customers (on any date) / accounts signed up in it",
         "%", True, ("accounts",), "sign-ups", trial_conversion, family="customers", grouped=_trial_grouped,
+        over_periods=_trial_over,
     ),
     KpiDef(
         "referrals", "Referral share of new logos",
         "100 x new customers with acquisition_source = referral / new customers (became customer in the period)",
         "%", True, ("accounts",), "new customers", referrals, family="customers", grouped=_grouped(_referrals),
+        over_periods=_over_periods(_referrals),
     ),
     KpiDef(
         "ttv", "Time to value",
         "median days from signed_up_at to first_value_at, over accounts whose first_value_at is in the period",
         "days", False, ("accounts",), "accounts reaching value", ttv, family="customers", grouped=_ttv_grouped,
+        over_periods=_ttv_over,
     ),
 ]

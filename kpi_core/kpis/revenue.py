@@ -37,11 +37,12 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import Float, Integer, Numeric
+from sqlalchemy.types import Date, Float, Integer, Numeric
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import ONE_DAY, QueryContext, Shape, customer_on
-from kpi_core.sqlfuncs import count_if, ratio
+from kpi_core.periods import Period
+from kpi_core.sqlfuncs import constant_rows, count_if, ratio
 from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account, Cost, Money, Revenue
@@ -145,13 +146,7 @@ def mrr(conn: Connection, ctx: QueryContext) -> Measure:
     loaded, a scope whose accounts have no rows there has MRR 0; a scope matching no account at all is no data.
     """
     last = end_month(ctx)
-    row = conn.execute(_mrr_statement(ctx.shape), ctx.params(last=last)).one()
-    breakdown = {"month": last.strftime("%Y-%m"), "paying_accounts": int(row.paying or 0)}
-    if not row.rows:
-        return Measure(None, 0, breakdown, f"no revenue data for {month_name(last)}")
-    if ctx.scoped and not row.accounts_in_scope:
-        return Measure(None, 0, breakdown, f"no accounts match {ctx.scope.describe()}")
-    return Measure(_money(row.mrr), int(row.paying or 0), breakdown)
+    return _mrr_measure(ctx, last, conn.execute(_mrr_statement(ctx.shape), ctx.params(last=last)).one())
 
 
 @built_once
@@ -167,6 +162,35 @@ def _mrr_statement(shape: Shape) -> Select:
         accounts = select(func.count()).select_from(Account).where(*shape.account_conditions()).scalar_subquery()
         columns.append(accounts.label("accounts_in_scope"))
     return select(*columns).where(Revenue.month == LAST)
+
+
+def _mrr_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """`mrr` of each of `periods` in one query grouped by month over their end months."""
+    lasts = [end_month(ctx.with_period(p)) for p in periods]
+    in_scope = and_(*ctx.scope_filter(Revenue.account_id)) if ctx.scoped else true()
+    columns = [
+        Revenue.month,
+        func.count().label("rows"),
+        func.sum(case((in_scope, Revenue.mrr), else_=0)).label("mrr"),
+        func.count(distinct(case((and_(in_scope, Revenue.mrr > 0), Revenue.account_id)))).label("paying"),
+    ]
+    if ctx.scoped:
+        accounts = select(func.count()).select_from(Account).where(*ctx.account_conditions()).scalar_subquery()
+        columns.append(accounts.label("accounts_in_scope"))
+    query = select(*columns).where(Revenue.month.in_(sorted(set(lasts)))).group_by(Revenue.month)
+    found = {row.month: row for row in conn.execute(query)}
+    return [_mrr_measure(ctx, last, found.get(last)) for last in lasts]
+
+
+def _mrr_measure(ctx: QueryContext, last: dt.date, row) -> Measure:
+    """The Measure `mrr` builds from its row (None: no revenue row that month)."""
+    paying = int(row.paying or 0) if row is not None else 0
+    breakdown = {"month": last.strftime("%Y-%m"), "paying_accounts": paying}
+    if row is None or not row.rows:
+        return Measure(None, 0, breakdown, f"no revenue data for {month_name(last)}")
+    if ctx.scoped and not row.accounts_in_scope:
+        return Measure(None, 0, breakdown, f"no accounts match {ctx.scope.describe()}")
+    return Measure(_money(row.mrr), paying, breakdown)
 
 
 @dataclass(frozen=True)
@@ -235,6 +259,22 @@ def _arpa_grouped(conn: Connection, ctx: QueryContext, group: ColumnElement, key
     return {key: _arpa_measure(found.get(key, _Arpa(0.0, 0, last))) for key in keys}
 
 
+def _arpa_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+    """arpa of each of `periods` in one query grouped by month over their end months."""
+    lasts = [end_month(ctx.with_period(p)) for p in periods]
+    paying = (
+        select(Revenue.month, Revenue.account_id, _cents(func.sum(Revenue.mrr)).label("mrr"))
+        .where(Revenue.month.in_(sorted(set(lasts))), *ctx.scope_filter(Revenue.account_id))
+        .group_by(Revenue.month, Revenue.account_id)
+        .having(func.sum(Revenue.mrr) > 0)
+        .subquery("paying")
+    )
+    rows = conn.execute(select(paying.c.month, func.count().label("n"), func.sum(paying.c.mrr).label("mrr"))
+                        .group_by(paying.c.month))
+    found = {row.month: _Arpa(float(row.mrr or 0), int(row.n), row.month) for row in rows}
+    return [_arpa_measure(found.get(last, _Arpa(0.0, 0, last))) for last in lasts]
+
+
 # ---------------------------------------------------------------------------------------------- NRR, GRR
 
 
@@ -283,6 +323,39 @@ def _cohort_grouped(measure: Callable[[QueryContext, object], Measure]):
         return {key: measure(ctx, found.get(key, _EMPTY_COHORT)) for key in keys}
 
     return grouped
+
+
+def _cohorts_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list:
+    """`_cohort` of each of `periods` in one query: per period and account the start- and end-month MRR (revenue
+    joined to a table of the periods' months), then the cohort columns grouped by period."""
+    months = constant_rows("period_months", {"idx": Integer(), "first": Date(), "last": Date()},
+                           [(i, start_month(c), end_month(c)) for i, c in enumerate(map(ctx.with_period, periods))])
+    first, last = months.c.first, months.c.last
+    p = (
+        select(
+            months.c.idx,
+            Revenue.account_id.label("account_id"),
+            _cents(func.sum(case((Revenue.month == first, Revenue.mrr), else_=0))).label("start_mrr"),
+            _cents(func.sum(case((Revenue.month == last, Revenue.mrr), else_=0))).label("end_mrr"),
+        )
+        .join_from(Revenue, months, or_(Revenue.month == first, Revenue.month == last))
+        .where(*ctx.scope_filter(Revenue.account_id))
+        .group_by(months.c.idx, Revenue.account_id)
+        .subquery("per_account")
+    )
+    rows = conn.execute(select(p.c.idx, *_cohort_columns(p)).where(p.c.start_mrr > 0).group_by(p.c.idx))
+    found = {row.idx: row for row in rows}
+    return [found.get(i, _EMPTY_COHORT) for i in range(len(periods))]
+
+
+def _cohort_over_periods(measure: Callable[[QueryContext, object], Measure]):
+    """A KpiDef.over_periods function for a cohort KPI (nrr, grr)."""
+
+    def over_periods(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+        rows = _cohorts_over(conn, ctx, periods)
+        return [measure(ctx.with_period(p), row) for p, row in zip(periods, rows, strict=True)]
+
+    return over_periods
 
 
 def _cohort_breakdown(row) -> dict:
@@ -520,6 +593,7 @@ KPIS = [
         "mrr", "Monthly recurring revenue", "sum of MRR of the month containing the period's last day",
         "money", True, ("revenue",), "paying accounts", mrr, family="revenue", month_based=True,
         sampled=False,
+        over_periods=_mrr_over,
     ),
     KpiDef(
         "nrr", "Net revenue retention",
@@ -527,12 +601,14 @@ KPIS = [
         "start month (the month of the day before the period), end month = month of the last day",
         "%", True, ("revenue",), "cohort accounts", nrr, family="revenue", month_based=True,
         grouped=_cohort_grouped(_nrr),
+        over_periods=_cohort_over_periods(_nrr),
     ),
     KpiDef(
         "grr", "Gross revenue retention",
         "100 x sum over cohort accounts of min(end-month MRR, start-month MRR) / cohort MRR in the start month",
         "%", True, ("revenue",), "cohort accounts", grr, family="revenue", month_based=True,
         grouped=_cohort_grouped(_grr),
+        over_periods=_cohort_over_periods(_grr),
     ),
     KpiDef(
         "expansion", "Upsell and cross-sell rate",
@@ -545,6 +621,7 @@ KPIS = [
         "MRR of the end month / accounts with MRR > 0 in the end month",
         "money", True, ("revenue",), "paying accounts", arpa, aliases=("arpu", "arpc"), family="revenue",
         month_based=True, grouped=_arpa_grouped,
+        over_periods=_arpa_over,
     ),
     KpiDef(
         "cac", "Customer acquisition cost",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kpi_core.catalog import KpiDef
 from kpi_core.context import QueryContext, Shape, in_utc_range
-from kpi_core.sqlfuncs import count_if, ratio
+from kpi_core.periods import Period
+from kpi_core.sqlfuncs import count_if, ratio, utc_period_bounds
 from kpi_core.statements import built_once
 from kpi_core.types import Measure
 from storage.models import Account, Survey
@@ -64,6 +65,32 @@ def _grouped(kind: str, columns: Columns, measure: Callable[[object], Measure]):
         return {key: measure(row) for key, row in rows.items()}
 
     return grouped
+
+
+def _responses_over(conn: Connection, ctx: QueryContext, periods: list[Period], kind: str, *columns) -> list:
+    """The aggregates of `_responses` for each of `periods` in ONE query: the responses joined to a table of the
+    periods' UTC bounds (so periods may overlap), grouped by period; a period without responses gets zero."""
+    bounds = utc_period_bounds(periods, ctx.config.tz)
+    query = (
+        select(bounds.c.idx, func.count().label("n"), *columns)
+        .join_from(Survey, bounds, and_(Survey.responded_at >= bounds.c.lo, Survey.responded_at < bounds.c.hi))
+        .where(Survey.survey == kind, ctx.in_period(Survey.responded_at, min(p.start for p in periods),
+                                                    max(p.end for p in periods)),
+               *ctx.scope_filter(Survey.account_id))
+        .group_by(bounds.c.idx)
+    )
+    found = {row.idx: row for row in conn.execute(query)}
+    empty = SimpleNamespace(n=0, **{c.name: None for c in columns})
+    return [found.get(i, empty) for i in range(len(periods))]
+
+
+def _over_periods(kind: str, columns: Callable[[], list], measure: Callable[[object], Measure]):
+    """A KpiDef.over_periods function: the KPI's own aggregates per period, each row turned into its Measure."""
+
+    def over_periods(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
+        return [measure(row) for row in _responses_over(conn, ctx, periods, kind, *columns())]
+
+    return over_periods
 
 
 def _no_responses(kind: str) -> str:
@@ -130,20 +157,24 @@ KPIS = [
         "100 x (promoters - detractors) / responses over NPS responses (promoter 9-10, passive 7-8, detractor 0-6)",
         "score", True, ("surveys",), "responses", nps, family="sentiment",
         grouped=_grouped("nps", _nps_columns, _nps_measure),
+        over_periods=_over_periods("nps", _nps_columns, _nps_measure),
     ),
     KpiDef(
         "csat", "Customer Satisfaction", "100 x CSAT responses scoring 4 or 5 / CSAT responses",
         "%", True, ("surveys",), "responses", csat, family="sentiment",
         grouped=_grouped("csat", _csat_columns, _csat_measure),
+        over_periods=_over_periods("csat", _csat_columns, _csat_measure),
     ),
     KpiDef(
         "csi", "Satisfaction index (ACSI-style 0-100)", "100 x (mean CSAT score - 1) / 4",
         "index", True, ("surveys",), "responses", csi, family="sentiment",
         grouped=_grouped("csat", _mean_columns, _csi_measure),
+        over_periods=_over_periods("csat", _mean_columns, _csi_measure),
     ),
     KpiDef(
         "ces", "Customer Effort Score", "mean CES score (1-5, higher = easier)",
         "score 1-5", True, ("surveys",), "responses", ces, family="sentiment",
         grouped=_grouped("ces", _mean_columns, _ces_measure),
+        over_periods=_over_periods("ces", _mean_columns, _ces_measure),
     ),
 ]
