@@ -247,9 +247,11 @@ def _purchases_grouped(measure):
 def _fcr_over(conn: Connection, ctx: QueryContext, periods: list[Period]) -> list[Measure]:
     """fcr of each of `periods` in one query: the tickets joined to the periods' UTC bounds, grouped by period."""
     bounds = utc_period_bounds(periods, ctx.config.tz)
+    span = ctx.with_period(_span(periods))
     query = (select(bounds.c.idx, *_fcr_columns())
              .join_from(Ticket, bounds, and_(Ticket.resolved_at >= bounds.c.lo, Ticket.resolved_at < bounds.c.hi))
-             .where(*_fcr_conditions(ctx.with_period(_span(periods))))
+             .where(span.in_period(Ticket.resolved_at), Ticket.contacts.is_not(None),
+                    *span.scope_filter(Ticket.account_id))
              .group_by(bounds.c.idx))
     found = {row.idx: (int(row.resolved), int(row.first_contact)) for row in conn.execute(query)}
     return [_fcr_measure(*found.get(i, (0, 0))) for i in range(len(periods))]
