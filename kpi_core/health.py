@@ -621,7 +621,7 @@ def score_accounts(conn: Connection, as_of: dt.date, config: KpiConfig, scope: S
                    customers_only: bool = True, today: dt.date | None = None) -> list[AccountHealth]:
     """Health of every account in scope (customers on `as_of` when `customers_only`), ordered by account id.
 
-    Five queries whatever the number of accounts; no trend. Shared through the process's scoring cache.
+    A fixed number of queries whatever the number of accounts (see `scored`); no trend.
     """
     return scored(conn, as_of, config, scope, as_of if customers_only else None, today)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Select, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.models import account_changes, rollup_state
+from storage.models import account_changes
 
 TRACKED_TABLES = ("accounts", "revenue", "surveys", "tickets")
 """The data tables with a health input and an account_id (usage goes through the rollups' refresh)."""
@@ -97,7 +97,3 @@ def mark_changed(conn: Connection, account_ids: Select, version: int) -> None:
     rows = select(ids, literal(version)).where(ids.is_not(None)).distinct()
     stmt = dialect.insert(account_changes).from_select(["account_id", "version"], rows)
     conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"], set_={"version": stmt.excluded.version}))
-
-
-def current_version(conn: Connection) -> int | None:
-    return conn.scalar(select(rollup_state.c.version))

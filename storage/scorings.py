@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.models import Account, account_changes, health_scorings
+from storage.rollups import _caller_has_writes
 
 MAX_SETS = 16
 """(settings, as_of) scorings kept; the least recently written are dropped beyond this (a 10k-account set is
@@ -121,5 +122,5 @@ def _prune(conn: Connection) -> None:
 def has_uncommitted_writes(conn: Connection) -> bool:
     """Whether `conn`'s transaction has written anything not yet committed (such data must not be stored)."""
     if conn.dialect.name == "sqlite":
-        return bool(conn.connection.driver_connection.in_transaction)
+        return _caller_has_writes(conn)
     return bool(conn.scalar(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")))
